@@ -90,7 +90,6 @@ impl Table {
                 "ConnectionAttempt",
                 "InboundConnectionAccepted",
                 "ListeningConnectionCreated",
-                "DnsQueryResponse",
             ],
             Table::DeviceFileEvents => &[
                 "FileCreated",
@@ -103,6 +102,7 @@ impl Table {
                 &["LogonSuccess", "LogonFailed", "LogonAttempted", "Logoff"]
             }
             Table::DeviceEvents => &[
+                "DnsQueryResponse",
                 "DriverLoad",
                 "ProcessPtraceAttach",
                 "ProcessCredentialsChanged",

@@ -1,0 +1,47 @@
+//! Compiles the eBPF sensors (`src/bpf/*.bpf.c`) with clang and generates their Rust
+//! skeletons with libbpf-cargo. `vmlinux.h` comes from the build machine's BTF
+//! (`/sys/kernel/btf/vmlinux`) through `bpftool`; CO-RE relocations make the object portable to
+//! other BTF kernels.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use libbpf_cargo::SkeletonBuilder;
+
+const SRC: &str = "src/bpf/sensors.bpf.c";
+
+fn main() {
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));
+    let vmlinux = out.join("vmlinux.h");
+    let btf = std::env::var("VIGIL_BTF").unwrap_or_else(|_| "/sys/kernel/btf/vmlinux".into());
+    let dump = Command::new("bpftool")
+        .args(["btf", "dump", "file", &btf, "format", "c"])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run bpftool to make vmlinux.h (install Debian's bpftool): {e}")
+        });
+    if !dump.status.success() {
+        panic!(
+            "bpftool could not dump {btf}: {}; the build needs a kernel with BTF or VIGIL_BTF=<file>",
+            String::from_utf8_lossy(&dump.stderr)
+        );
+    }
+    std::fs::write(&vmlinux, dump.stdout).expect("write vmlinux.h");
+
+    let arch = match std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
+        Ok("aarch64") => "arm64",
+        _ => "x86",
+    };
+    SkeletonBuilder::new()
+        .source(SRC)
+        .clang_args([
+            format!("-I{}", out.display()),
+            "-Isrc/bpf".to_string(),
+            format!("-D__TARGET_ARCH_{arch}"),
+        ])
+        .build_and_generate(out.join("sensors.skel.rs"))
+        .expect("compile src/bpf/sensors.bpf.c (see the libbpf/clang message above)");
+    println!("cargo:rerun-if-changed={SRC}");
+    println!("cargo:rerun-if-changed=src/bpf/events.h");
+    println!("cargo:rerun-if-env-changed=VIGIL_BTF");
+}

@@ -1,0 +1,388 @@
+//! The agent's run loop: start the sensors, enrich what they report, write it out, and keep
+//! the status file current until a signal says stop.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use vigil_schema::{Dynamic, Row, Timestamp};
+
+use crate::config::AgentConfig;
+use crate::device::{self, DeviceIdentity};
+use crate::pipeline::{Pipeline, PipelineOptions};
+use crate::proctable::{BootClock, ProcessTable};
+use crate::sensors::dns::DnsSniffer;
+use crate::sensors::ebpf::{self, EbpfOptions, SensorMsg};
+use crate::sensors::event::Source;
+use crate::sensors::logon::LogonWatcher;
+use crate::sensors::procfs::{self, ProcPoller};
+use crate::sensors::{HookStatus, Input, SensorStats};
+use crate::sinks::jsonl::JsonlSink;
+use crate::status::{Status, StatusCounters};
+
+/// Where events go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// JSON lines on standard output.
+    Stdout,
+    /// JSON lines appended to a file.
+    File(PathBuf),
+    /// The server the agent is enrolled with.
+    Server,
+}
+
+impl Output {
+    /// Parse `--output`: `jsonl` or `jsonl:PATH`.
+    pub fn parse(s: &str) -> Result<Output> {
+        match s.split_once(':') {
+            None if s == "jsonl" => Ok(Output::Stdout),
+            Some(("jsonl", path)) if !path.is_empty() => Ok(Output::File(PathBuf::from(path))),
+            _ => bail!("unknown output {s:?}: expected jsonl or jsonl:PATH"),
+        }
+    }
+}
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn install_signal_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores into a static atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+}
+
+/// Run the agent until SIGINT or SIGTERM.
+pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()> {
+    if output == Output::Server {
+        bail!("sending events to a server is not supported yet (the server is not built): use --output jsonl or jsonl:PATH");
+    }
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("cannot create state directory {}", state_dir.display()))?;
+    let identity = DeviceIdentity::load_or_create(&state_dir).with_context(|| {
+        format!(
+            "cannot load or create the device id in {}",
+            state_dir.display()
+        )
+    })?;
+    let mut sink = match &output {
+        Output::File(path) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open output file {}", path.display()))?;
+            JsonlSink::new(Box::new(f))
+        }
+        _ => JsonlSink::new(Box::new(std::io::stdout())),
+    };
+    install_signal_handlers();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stats = Arc::new(SensorStats::default());
+    let sources = config.sources();
+
+    let clock = BootClock::now();
+    let mut procs = ProcessTable::new(clock);
+    let users = crate::users::Users::new();
+    procs.load(procfs::scan(), &|uid| users.name(uid));
+    let mut pipeline = Pipeline::new(
+        identity.clone(),
+        procs,
+        &PipelineOptions {
+            rates: config.rates(),
+            hash_cache_entries: config.hashing.cache_entries,
+            hash_max_bytes: config.hashing.max_file_mb * 1024 * 1024,
+            emit_forks: config.sensors.emit_forks,
+        },
+    );
+
+    // Sensors.
+    let (tx, rx) = mpsc::sync_channel::<Input>(16_384);
+    let (status_tx, status_rx) = mpsc::sync_channel::<SensorMsg>(1);
+    let mut exclude = config.sensors.exclude_paths.clone();
+    let own = format!("{}/", state_dir.display()).replace("//", "/");
+    if own.len() < 64 && exclude.len() < 8 && !exclude.contains(&own) {
+        exclude.push(own);
+    }
+    let opts = EbpfOptions {
+        sources: sources.clone(),
+        exclude_prefixes: exclude,
+        ring_buffer_bytes: config.sensors.ring_buffer_mb * 1024 * 1024,
+    };
+    let mut threads = Vec::new();
+    {
+        let (tx, stats, stop) = (tx.clone(), Arc::clone(&stats), Arc::clone(&stop));
+        threads.push(
+            thread::Builder::new()
+                .name("ebpf".into())
+                .spawn(move || ebpf::run(&opts, tx, status_tx, stats, stop))?,
+        );
+    }
+    let (hooks, mode, dns_prog) = match status_rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(SensorMsg::Ready { hooks, dns_prog }) => (hooks, "ebpf".to_string(), dns_prog),
+        Ok(SensorMsg::Failed(why)) => {
+            eprintln!("vigil-agent: eBPF sensors unavailable ({why}); falling back to /proc polling (degraded)");
+            (Vec::new(), format!("degraded: /proc polling ({why})"), None)
+        }
+        Err(_) => (
+            Vec::new(),
+            "degraded: eBPF sensors did not start within 60 s".to_string(),
+            None,
+        ),
+    };
+    let degraded = mode != "ebpf";
+    if degraded && sources.contains(&Source::Process) {
+        let (tx, stop) = (tx.clone(), Arc::clone(&stop));
+        threads.push(
+            thread::Builder::new()
+                .name("procfs".into())
+                .spawn(move || poll_procfs(tx, stop))?,
+        );
+    }
+    let mut dns_state = "off".to_string();
+    if let Some(fd) = dns_prog {
+        match DnsSniffer::open(std::os::fd::AsFd::as_fd(&fd)) {
+            Ok(sniffer) => {
+                dns_state = "attached".into();
+                let (tx, stop) = (tx.clone(), Arc::clone(&stop));
+                threads.push(
+                    thread::Builder::new()
+                        .name("dns".into())
+                        .spawn(move || sniff_dns(sniffer, tx, stop))?,
+                );
+            }
+            Err(e) => dns_state = format!("failed: {e}"),
+        }
+    }
+    drop(tx);
+    let mut logons = sources
+        .contains(&Source::Logon)
+        .then(|| LogonWatcher::new(config.sensors.wtmp.clone(), config.sensors.btmp.clone()));
+
+    let attached = hooks.iter().filter(|h| h.attached).count();
+    eprintln!(
+        "vigil-agent: device {} ({}); {attached} of {} hooks attached; mode {mode}; dns {dns_state}",
+        identity.device_id,
+        identity.device_name,
+        hooks.len()
+    );
+    for h in hooks.iter().filter(|h| !h.attached) {
+        eprintln!(
+            "vigil-agent: hook {} ({}) not attached: {}",
+            h.name,
+            h.hook,
+            h.error.as_deref().unwrap_or("unknown")
+        );
+    }
+
+    // Start-up rows: inventory and sensor health.
+    let mut rows = Vec::new();
+    let mut snapshot = device::snapshot();
+    for mut row in device::device_info_rows(&identity, &snapshot, Timestamp::now(), VERSION) {
+        pipeline.stamp(&mut row);
+        rows.push(row);
+    }
+    pipeline.health(health_fields(&hooks, &mode, &dns_state), &mut rows);
+    sink.write(&rows).context("cannot write events")?;
+
+    let mut status = Status {
+        state: "running".into(),
+        pid: std::process::id(),
+        version: VERSION.into(),
+        started: Timestamp::now().to_string(),
+        device_id: identity.device_id.clone(),
+        device_name: identity.device_name.clone(),
+        mode: mode.clone(),
+        dns: dns_state.clone(),
+        output: format!("{output:?}"),
+        hooks: hooks.clone(),
+        counters: StatusCounters::default(),
+    };
+    let mut written = rows.len() as u64;
+    status.write(&state_dir)?;
+
+    let mut reported = Reported::default();
+    let mut last_tick = Instant::now();
+    let mut last_snapshot = Instant::now();
+    loop {
+        if STOP.load(Ordering::SeqCst) {
+            stop.store(true, Ordering::SeqCst);
+        }
+        rows.clear();
+        let done = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(input) => {
+                handle(&mut pipeline, input, &mut rows);
+                while rows.len() < 4096 {
+                    match rx.try_recv() {
+                        Ok(input) => handle(&mut pipeline, input, &mut rows),
+                        Err(_) => break,
+                    }
+                }
+                false
+            }
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        let tick = last_tick.elapsed() >= Duration::from_secs(1) || done;
+        if tick {
+            last_tick = Instant::now();
+            if let Some(w) = logons.as_mut() {
+                for rec in w.poll() {
+                    pipeline.logon(&rec, &mut rows);
+                }
+            }
+            pipeline.rate_limit_drops(&mut rows);
+            reported.report(&stats, &mut pipeline, &mut rows);
+            if last_snapshot.elapsed() >= Duration::from_secs(30) {
+                last_snapshot = Instant::now();
+                let now = device::snapshot();
+                if now.changed(&snapshot) {
+                    snapshot = now;
+                    for mut row in
+                        device::device_info_rows(&identity, &snapshot, Timestamp::now(), VERSION)
+                    {
+                        pipeline.stamp(&mut row);
+                        rows.push(row);
+                    }
+                }
+            }
+        }
+        if !rows.is_empty() {
+            sink.write(&rows).context("cannot write events")?;
+            written += rows.len() as u64;
+        }
+        if done {
+            break;
+        }
+        if tick {
+            status.counters = StatusCounters::read(&stats, written, pipeline.procs.len() as u64);
+            status.write(&state_dir)?;
+        }
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    status.state = "stopped".into();
+    status.counters = StatusCounters::read(&stats, written, pipeline.procs.len() as u64);
+    status.write(&state_dir)?;
+    let _ = std::io::stderr().flush();
+    Ok(())
+}
+
+fn handle(pipeline: &mut Pipeline, input: Input, rows: &mut Vec<Row>) {
+    match input {
+        Input::Sensor(ev) => pipeline.sensor(ev, rows),
+        Input::Dns(answer, at) => pipeline.dns_answer(&answer, at, rows),
+    }
+}
+
+fn health_fields(hooks: &[HookStatus], mode: &str, dns: &str) -> Dynamic {
+    let mut d = Dynamic::object();
+    d.insert("mode", mode);
+    d.insert("dns", dns);
+    d.insert(
+        "hooks_attached",
+        hooks.iter().filter(|h| h.attached).count() as u64,
+    );
+    let failed: Vec<Dynamic> = hooks
+        .iter()
+        .filter(|h| !h.attached)
+        .map(|h| {
+            Dynamic::from(format!(
+                "{} ({}): {}",
+                h.name,
+                h.hook,
+                h.error.as_deref().unwrap_or("unknown")
+            ))
+        })
+        .collect();
+    d.insert("hooks_failed", Dynamic::Array(failed));
+    d
+}
+
+/// Kernel-side loss counters already reported, so that each report carries the increase.
+#[derive(Default)]
+struct Reported {
+    ringbuf_full: u64,
+    pending_full: u64,
+    malformed: u64,
+}
+
+impl Reported {
+    fn report(&mut self, stats: &SensorStats, pipeline: &mut Pipeline, rows: &mut Vec<Row>) {
+        let now = [
+            (
+                &mut self.ringbuf_full,
+                stats.kernel_ringbuf_full.load(Ordering::Relaxed),
+                "ring_buffer_full",
+            ),
+            (
+                &mut self.pending_full,
+                stats.kernel_pending_full.load(Ordering::Relaxed),
+                "pending_map_full",
+            ),
+            (
+                &mut self.malformed,
+                stats.malformed.load(Ordering::Relaxed),
+                "malformed_record",
+            ),
+        ];
+        for (seen, value, reason) in now {
+            if value > *seen {
+                pipeline.dropped("kernel", value - *seen, reason, rows);
+                *seen = value;
+            }
+        }
+    }
+}
+
+fn poll_procfs(tx: mpsc::SyncSender<Input>, stop: Arc<AtomicBool>) {
+    let mut poller = ProcPoller::new();
+    while !stop.load(Ordering::Relaxed) {
+        for ev in poller.poll(BootClock::boot_now()) {
+            if tx.send(Input::Sensor(ev)).is_err() {
+                return;
+            }
+        }
+        thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn sniff_dns(mut sniffer: DnsSniffer, tx: mpsc::SyncSender<Input>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        match sniffer.recv_answers(Duration::from_millis(200)) {
+            Ok(answers) => {
+                for a in answers {
+                    if tx.send(Input::Dns(a, Timestamp::now())).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("vigil-agent: dns sensor stopped: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Read the status a running (or stopped) agent left in `state_dir`.
+pub fn read_status(state_dir: &Path) -> Result<(Status, bool)> {
+    let status = Status::read(state_dir)?;
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let alive =
+        status.state == "running" && unsafe { libc::kill(status.pid as libc::pid_t, 0) } == 0;
+    Ok((status, alive))
+}

@@ -1,0 +1,290 @@
+//! The agent's configuration: TOML, by default `/etc/vigil/agent.toml`.
+//!
+//! Every key is optional and documented here; an unknown key is an error that names it.
+//!
+//! ```toml
+//! [agent]
+//! state_dir = "/var/lib/vigil"      # device id, status, caches
+//!
+//! [sensors]
+//! process = true                     # exec, fork, exit
+//! file = true                        # create, modify, rename, delete, chmod +x
+//! network = true                     # TCP connect/accept/listen, UDP peers
+//! dns = true                         # DNS answers (names for RemoteUrl)
+//! logon = true                       # wtmp/btmp logons and failures
+//! security = true                    # ptrace, setuid/setgid, bpf loads, memfd, modules
+//! emit_forks = false                 # also write a row per fork (ProcessForked)
+//! exclude_paths = ["/var/lib/vigil/"] # file events under these prefixes are dropped in the kernel (max 8, < 64 bytes)
+//! ring_buffer_mb = 16                # kernel → agent ring buffer (power of two)
+//! wtmp = "/var/log/wtmp"
+//! btmp = "/var/log/btmp"
+//!
+//! [hashing]
+//! max_file_mb = 64                   # larger files are not hashed
+//! cache_entries = 16384              # file versions remembered
+//!
+//! [limits]                           # events per second per source; beyond: dropped and counted
+//! process = 50000
+//! file = 100000
+//! network = 50000
+//! dns = 20000
+//! logon = 1000
+//! security = 20000
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::sensors::event::Source;
+
+pub const DEFAULT_PATH: &str = "/etc/vigil/agent.toml";
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    pub agent: AgentSection,
+    pub sensors: SensorsConfig,
+    pub hashing: HashingConfig,
+    pub limits: LimitsConfig,
+}
+
+/// `[agent]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSection {
+    /// Where the device id, the status file and caches live.
+    pub state_dir: PathBuf,
+}
+
+impl Default for AgentSection {
+    fn default() -> Self {
+        AgentSection {
+            state_dir: PathBuf::from("/var/lib/vigil"),
+        }
+    }
+}
+
+/// `[sensors]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SensorsConfig {
+    pub process: bool,
+    pub file: bool,
+    pub network: bool,
+    pub dns: bool,
+    pub logon: bool,
+    pub security: bool,
+    pub emit_forks: bool,
+    pub exclude_paths: Vec<String>,
+    pub ring_buffer_mb: u32,
+    pub wtmp: PathBuf,
+    pub btmp: PathBuf,
+}
+
+impl Default for SensorsConfig {
+    fn default() -> Self {
+        SensorsConfig {
+            process: true,
+            file: true,
+            network: true,
+            dns: true,
+            logon: true,
+            security: true,
+            emit_forks: false,
+            exclude_paths: Vec::new(),
+            ring_buffer_mb: 16,
+            wtmp: PathBuf::from("/var/log/wtmp"),
+            btmp: PathBuf::from("/var/log/btmp"),
+        }
+    }
+}
+
+/// `[hashing]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HashingConfig {
+    pub max_file_mb: u64,
+    pub cache_entries: usize,
+}
+
+impl Default for HashingConfig {
+    fn default() -> Self {
+        HashingConfig {
+            max_file_mb: 64,
+            cache_entries: 16_384,
+        }
+    }
+}
+
+/// `[limits]`: events per second per source.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub process: u32,
+    pub file: u32,
+    pub network: u32,
+    pub dns: u32,
+    pub logon: u32,
+    pub security: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            process: 50_000,
+            file: 100_000,
+            network: 50_000,
+            dns: 20_000,
+            logon: 1_000,
+            security: 20_000,
+        }
+    }
+}
+
+/// A configuration that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration in {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl AgentConfig {
+    /// Parse TOML text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<AgentConfig, ConfigError> {
+        let cfg: AgentConfig = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        cfg.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Load `path`; a missing file at the default path means the defaults.
+    pub fn load(path: Option<&Path>) -> Result<AgentConfig, ConfigError> {
+        let (path, explicit) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_PATH), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => AgentConfig::parse(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                Ok(AgentConfig::default())
+            }
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let rb = self.sensors.ring_buffer_mb;
+        if rb == 0 || !rb.is_power_of_two() || rb > 1024 {
+            return Err(format!(
+                "sensors.ring_buffer_mb must be a power of two from 1 to 1024, not {rb}"
+            ));
+        }
+        if self.sensors.exclude_paths.len() > 8 {
+            return Err(format!(
+                "sensors.exclude_paths holds at most 8 prefixes, not {}",
+                self.sensors.exclude_paths.len()
+            ));
+        }
+        if let Some(p) = self
+            .sensors
+            .exclude_paths
+            .iter()
+            .find(|p| p.is_empty() || p.len() >= 64 || !p.starts_with('/'))
+        {
+            return Err(format!(
+                "sensors.exclude_paths entry {p:?} must be an absolute path shorter than 64 bytes"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The sources switched on.
+    pub fn sources(&self) -> Vec<Source> {
+        let s = &self.sensors;
+        [
+            (Source::Process, s.process),
+            (Source::File, s.file),
+            (Source::Network, s.network),
+            (Source::Dns, s.dns),
+            (Source::Logon, s.logon),
+            (Source::Security, s.security),
+        ]
+        .into_iter()
+        .filter_map(|(src, on)| on.then_some(src))
+        .collect()
+    }
+
+    /// Rate limits per source.
+    pub fn rates(&self) -> Vec<(Source, u32)> {
+        let l = &self.limits;
+        vec![
+            (Source::Process, l.process),
+            (Source::File, l.file),
+            (Source::Network, l.network),
+            (Source::Dns, l.dns),
+            (Source::Logon, l.logon),
+            (Source::Security, l.security),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = AgentConfig::parse("[sensors]\nproces = true\n", Path::new("a.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `proces`"), "{e}");
+        assert!(e.contains("a.toml"), "{e}");
+        let e = AgentConfig::parse("[sensor]\n", Path::new("a.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `sensor`"), "{e}");
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = AgentConfig::parse(
+            "[sensors]\nfile = false\nexclude_paths = [\"/data/\"]\n[limits]\nfile = 5\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        assert!(!c.sources().contains(&Source::File));
+        assert_eq!(c.limits.file, 5);
+        assert_eq!(c.hashing, HashingConfig::default());
+        assert_eq!(
+            AgentConfig::parse("", Path::new("x")).unwrap(),
+            AgentConfig::default()
+        );
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let e = AgentConfig::parse("[sensors]\nring_buffer_mb = 3\n", Path::new("x"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("power of two"), "{e}");
+        let e = AgentConfig::parse("[sensors]\nexclude_paths = [\"rel\"]\n", Path::new("x"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("absolute"), "{e}");
+        let e = AgentConfig::parse("[sensors]\nfile = \"yes\"\n", Path::new("x"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid type"), "{e}");
+    }
+}

@@ -1,0 +1,22 @@
+//! Vigil's endpoint agent.
+//!
+//! Sensors (`sensors`: eBPF programs in the kernel, DNS packets, utmp logons, `/proc`) report
+//! what happens; the pipeline (`pipeline`) turns each report into rows of the MDE tables of
+//! `vigil-schema`, filling the initiating process from the process model (`proctable`), file
+//! hashes (`hashes`) and names from DNS answers; sinks (`sinks`) write the rows. `agent` runs
+//! the loop; `config` is the TOML configuration; `device` the device identity and inventory.
+//!
+//! **Invariant:** only this crate links libbpf, and nothing outside `sensors::decode` reads a
+//! kernel record.
+
+pub mod agent;
+pub mod config;
+pub mod device;
+pub mod hashes;
+pub mod limits;
+pub mod pipeline;
+pub mod proctable;
+pub mod sensors;
+pub mod sinks;
+pub mod status;
+pub mod users;

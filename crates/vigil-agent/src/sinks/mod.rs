@@ -1,0 +1,3 @@
+//! Outputs for finished rows.
+
+pub mod jsonl;
