@@ -105,6 +105,7 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
             hash_cache_entries: config.hashing.cache_entries,
             hash_max_bytes: config.hashing.max_file_mb * 1024 * 1024,
             emit_forks: config.sensors.emit_forks,
+            hash_settle: Duration::from_millis(config.hashing.settle_ms),
         },
     );
 
@@ -235,6 +236,7 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
             Err(RecvTimeoutError::Timeout) => false,
             Err(RecvTimeoutError::Disconnected) => true,
         };
+        pipeline.release_held(&mut rows, done);
         let tick = last_tick.elapsed() >= Duration::from_secs(1) || done;
         if tick {
             last_tick = Instant::now();

@@ -22,6 +22,7 @@
 //! [hashing]
 //! max_file_mb = 64                   # larger files are not hashed
 //! cache_entries = 16384              # file versions remembered
+//! settle_ms = 300                    # file rows wait this long before hashing (writes after a create count)
 //!
 //! [limits]                           # events per second per source; beyond: dropped and counted
 //! process = 50000
@@ -106,6 +107,7 @@ impl Default for SensorsConfig {
 pub struct HashingConfig {
     pub max_file_mb: u64,
     pub cache_entries: usize,
+    pub settle_ms: u64,
 }
 
 impl Default for HashingConfig {
@@ -113,6 +115,7 @@ impl Default for HashingConfig {
         HashingConfig {
             max_file_mb: 64,
             cache_entries: 16_384,
+            settle_ms: 300,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! before a row is built; the process table is updated for every event regardless, so that a
 //! dropped row never corrupts the process model.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::MetadataExt;
@@ -17,7 +17,7 @@ use vigil_schema::extra as x;
 use vigil_schema::{Col, Dynamic, Row, Table, Timestamp};
 
 use crate::device::{ip_type, DeviceIdentity};
-use crate::hashes::{HashCache, Hashes, NoHash};
+use crate::hashes::{HashCache, HashState, Hashes, NoHash};
 use crate::limits::Limits;
 use crate::proctable::{command_line, BootClock, Proc, ProcessTable};
 use crate::sensors::dns::{DnsAnswer, DnsRecord};
@@ -32,6 +32,9 @@ pub struct PipelineOptions {
     pub hash_cache_entries: usize,
     pub hash_max_bytes: u64,
     pub emit_forks: bool,
+    /// How long a file row waits before its file is hashed, so that the writes that follow a
+    /// create land in the hash.
+    pub hash_settle: Duration,
 }
 
 /// IP → name, from DNS answers, kept for the answer's TTL (at least `MIN_TTL`).
@@ -74,7 +77,32 @@ pub struct Pipeline {
     report_base: i64,
     seq: i64,
     emit_forks: bool,
+    hash_settle: Duration,
+    /// Rows waiting for a hash (file rows settle first; exec rows wait for the worker).
+    held: VecDeque<Held>,
 }
+
+/// What a held row still needs hashed.
+enum Target {
+    Path(String),
+    File(File),
+}
+
+struct Held {
+    /// Not before: the settle time of a file row.
+    due: Instant,
+    /// Not after: past it the row goes out without its hash.
+    deadline: Instant,
+    row: Row,
+    target: Target,
+}
+
+/// Rows held back at most; beyond, the oldest go out at once.
+const HELD_MAX: usize = 65_536;
+/// How long a row may wait for the hashing worker.
+const HASH_WAIT: Duration = Duration::from_secs(10);
+/// Files up to this size are hashed on the pipeline thread; larger ones by the worker.
+const INLINE_HASH_MAX: u64 = 2 * 1024 * 1024;
 
 /// IPv4-mapped IPv6 addresses are shown as IPv4, as analysts expect.
 fn plain_ip(ip: IpAddr) -> IpAddr {
@@ -104,13 +132,19 @@ impl Pipeline {
         Pipeline {
             identity,
             procs,
-            hashes: HashCache::new(opts.hash_cache_entries, opts.hash_max_bytes),
+            hashes: HashCache::new(
+                opts.hash_cache_entries,
+                opts.hash_max_bytes,
+                INLINE_HASH_MAX,
+            ),
             users: Users::new(),
             dns: DnsCache::default(),
             limits: Limits::new(&opts.rates),
             report_base,
             seq: 0,
             emit_forks: opts.emit_forks,
+            hash_settle: opts.hash_settle,
+            held: VecDeque::new(),
         }
     }
 
@@ -149,17 +183,18 @@ impl Pipeline {
         if p.hashes.is_some() || !p.execed {
             return Some(p);
         }
-        let hashes = File::open(format!("/proc/{pid}/exe"))
-            .ok()
-            .and_then(|f| self.hashes.hash_file(f).ok());
-        hashes.map_or(Some(Arc::clone(&p)), |h| {
-            let updated = Proc {
-                hashes: Some(h),
-                ..(*p).clone()
-            };
-            self.procs.exec(updated.clone());
-            Some(Arc::new(updated))
-        })
+        let state = File::open(format!("/proc/{pid}/exe")).map(|f| self.hashes.hash_file(&f));
+        match state {
+            Ok(HashState::Ready(h)) => {
+                let updated = Proc {
+                    hashes: Some(h),
+                    ..(*p).clone()
+                };
+                self.procs.exec(updated.clone());
+                Some(Arc::new(updated))
+            }
+            _ => Some(p),
+        }
     }
 
     /// Fill the `InitiatingProcess*` block with `p` and its parent.
@@ -287,10 +322,14 @@ impl Pipeline {
         let by_proc = File::open(format!("/proc/{pid}/exe"))
             .ok()
             .filter(|f| f.metadata().map(|m| m.ino() == e.ino).unwrap_or(false));
-        let hashes = match by_proc {
+        let image = match by_proc {
+            Some(f) => Some(f),
+            None if e.fileless.is_none() => File::open(&e.path).ok(),
+            None => None,
+        };
+        let hashes = match &image {
             Some(f) => self.hashes.hash_file(f),
-            None if e.fileless.is_none() => self.hashes.hash_path(&e.path),
-            None => Err(NoHash::Unreadable),
+            None => HashState::Failed(NoHash::Unreadable),
         };
         let users = &self.users;
         let user = users.name(e.euid);
@@ -306,7 +345,10 @@ impl Pipeline {
             euid: e.euid,
             user,
             sessionid: e.sessionid,
-            hashes: hashes.as_ref().ok().cloned(),
+            hashes: match &hashes {
+                HashState::Ready(h) => Some(Arc::clone(h)),
+                _ => None,
+            },
             execed: true,
         };
         let before = self.procs.exec(new.clone());
@@ -320,10 +362,8 @@ impl Pipeline {
         );
         row.put(Col::FileName, new.file_name());
         row.put(Col::FolderPath, new.path.as_str());
-        match &hashes {
-            Ok(h) => Self::file_hashes(&mut row, h),
-            Err(NoHash::TooLarge) => row.put_extra("hash_skipped", "too_large"),
-            Err(NoHash::Unreadable) => {}
+        if let HashState::Failed(NoHash::TooLarge) = hashes {
+            row.put_extra("hash_skipped", "too_large");
         }
         row.put(Col::ProcessId, pid as i64);
         row.put(Col::ProcessCommandLine, new.cmdline.as_str());
@@ -378,7 +418,34 @@ impl Pipeline {
         if e.path_truncated || e.cwd_truncated {
             row.put_extra(x::PATH_TRUNCATED, true);
         }
-        self.push(row, out);
+        match (hashes, image) {
+            (HashState::Ready(h), _) => {
+                Self::file_hashes(&mut row, &h);
+                self.push(row, out);
+            }
+            (HashState::Pending, Some(file)) => {
+                let now = Instant::now();
+                self.hold(
+                    Held {
+                        due: now,
+                        deadline: now + HASH_WAIT,
+                        row,
+                        target: Target::File(file),
+                    },
+                    out,
+                );
+            }
+            _ => self.push(row, out),
+        }
+    }
+
+    fn hold(&mut self, held: Held, out: &mut Vec<Row>) {
+        self.held.push_back(held);
+        if self.held.len() > HELD_MAX {
+            if let Some(old) = self.held.pop_front() {
+                self.push(old.row, out);
+            }
+        }
     }
 
     fn file(&mut self, f: FileEvent, out: &mut Vec<Row>) {
@@ -400,11 +467,7 @@ impl Pipeline {
             row.put(Col::PreviousFileName, base_name(old));
             row.put(Col::PreviousFolderPath, old.as_str());
         }
-        if f.op != FileOp::Deleted {
-            if let Ok(h) = self.hashes.hash_path(&f.path) {
-                Self::file_hashes(&mut row, &h);
-            }
-        }
+
         if let FileOp::ModeChanged { mode } = f.op {
             row.put_extra(x::NEW_MODE, format!("{:o}", mode & 0o7777));
         }
@@ -412,7 +475,58 @@ impl Pipeline {
             row.put_extra(x::PATH_TRUNCATED, true);
         }
         self.initiating_origin(&mut row, &f.origin);
-        self.push(row, out);
+        if f.op == FileOp::Deleted {
+            self.push(row, out);
+            return;
+        }
+        let due = Instant::now() + self.hash_settle;
+        self.hold(
+            Held {
+                due,
+                deadline: due + HASH_WAIT,
+                row,
+                target: Target::Path(f.path),
+            },
+            out,
+        );
+    }
+
+    /// Emit the held rows whose hash is ready (or whose wait is over); with `all`, emit every
+    /// held row now, hashed or not (at shutdown).
+    pub fn release_held(&mut self, out: &mut Vec<Row>, all: bool) {
+        let now = Instant::now();
+        for _ in 0..self.held.len() {
+            let Some(mut h) = self.held.pop_front() else {
+                break;
+            };
+            if h.due > now && !all {
+                self.held.push_back(h);
+                continue;
+            }
+            if let Target::Path(path) = &h.target {
+                match File::open(path) {
+                    Ok(f) => h.target = Target::File(f),
+                    Err(_) => {
+                        self.push(h.row, out);
+                        continue;
+                    }
+                }
+            }
+            let Target::File(file) = &h.target else {
+                continue;
+            };
+            match self.hashes.hash_file(file) {
+                HashState::Ready(hashes) => Self::file_hashes(&mut h.row, &hashes),
+                HashState::Pending if now < h.deadline && !all => {
+                    self.held.push_back(h);
+                    continue;
+                }
+                HashState::Pending => h.row.put_extra("hash_skipped", "timeout"),
+                HashState::Failed(NoHash::TooLarge) => h.row.put_extra("hash_skipped", "too_large"),
+                HashState::Failed(NoHash::Unreadable) => {}
+            }
+            self.push(h.row, out);
+        }
     }
 
     fn put_addrs(&self, row: &mut Row, local: Option<SocketAddr>, remote: Option<SocketAddr>) {

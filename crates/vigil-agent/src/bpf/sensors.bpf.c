@@ -190,10 +190,13 @@ static __always_inline bool noisy_fs(struct dentry *dentry)
 struct path_walk {
 	char buf[VIGIL_PATH_MAX + VIGIL_NAME_MAX];
 	struct dentry *names[VIGIL_PATH_DEPTH];
+	u32 lens[VIGIL_PATH_DEPTH];
 	struct dentry *dentry;
 	struct mount *mnt;
 	u32 n;
 	u32 off;
+	u32 total; /* bytes the whole path needs */
+	u32 skip;  /* root-side components left out so that the tail fits */
 	u32 truncated;
 };
 
@@ -232,17 +235,36 @@ static long walk_up(u64 i, void *unused)
 		w->truncated = 1;
 		return 1;
 	}
+	u32 len = BPF_CORE_READ(dentry, d_name.len);
 	w->names[w->n & (VIGIL_PATH_DEPTH - 1)] = dentry;
+	w->lens[w->n & (VIGIL_PATH_DEPTH - 1)] = len;
+	w->total += len + 1;
 	w->n++;
 	w->dentry = parent;
 	return 0;
 }
 
-/* bpf_loop step: append the next component, root first. */
+/* bpf_loop step: leave out the root-most component while the path is too long to keep whole. */
+static long walk_skip(u64 i, void *unused)
+{
+	struct path_walk *w = walk_state();
+	if (!w || w->total <= VIGIL_PATH_MAX - 8 || w->skip + 1 >= w->n)
+		return 1;
+	u32 idx = (w->n - 1 - w->skip) & (VIGIL_PATH_DEPTH - 1);
+	w->total -= w->lens[idx] + 1;
+	w->skip++;
+	w->truncated = 1;
+	return 0;
+}
+
+/* bpf_loop step: append the next component, root first (after the skipped ones). */
 static long walk_write(u64 i, void *unused)
 {
 	struct path_walk *w = walk_state();
-	if (!w || i >= w->n)
+	if (!w)
+		return 1;
+	i += w->skip;
+	if (i >= w->n)
 		return 1;
 	if (w->off >= VIGIL_PATH_MAX - 1) {
 		w->truncated = 1;
@@ -274,12 +296,23 @@ static __always_inline void read_path(const struct path *path, char *dst, bool *
 	w->mnt = container_of(vfsmnt, struct mount, mnt);
 	w->n = 0;
 	w->off = 0;
+	w->total = 0;
+	w->skip = 0;
 	w->truncated = 0;
 	bpf_loop(VIGIL_PATH_DEPTH + 16, walk_up, NULL, 0);
 	if (w->n == 0) {
 		w->buf[0] = '/';
 		w->buf[1] = 0;
 	} else {
+		bpf_loop(VIGIL_PATH_DEPTH, walk_skip, NULL, 0);
+		if (w->truncated) {
+			/* a cut path starts with "/..." so that nobody takes it for a real one */
+			w->buf[0] = '/';
+			w->buf[1] = '.';
+			w->buf[2] = '.';
+			w->buf[3] = '.';
+			w->off = 4;
+		}
 		bpf_loop(VIGIL_PATH_DEPTH, walk_write, NULL, 0);
 	}
 	if (w->truncated)

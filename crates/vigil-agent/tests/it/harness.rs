@@ -1,0 +1,152 @@
+//! One real agent for the whole test binary: started on first use with its own state
+//! directory and JSON-lines output file, stopped by the kernel (PR_SET_PDEATHSIG) when the
+//! test process ends. Tests find their events by unique markers, polling the output file.
+
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Agent {
+    pub state_dir: PathBuf,
+    pub out: PathBuf,
+    _child: Mutex<Child>,
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The shared agent, or `None` (after printing why) when the tests cannot load eBPF here.
+pub fn agent() -> Option<&'static Agent> {
+    static AGENT: OnceLock<Option<Agent>> = OnceLock::new();
+    let agent = AGENT.get_or_init(|| {
+        if !is_root() {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("vigil-it-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let state_dir = dir.join("state");
+        let out = dir.join("events.jsonl");
+        let log = std::fs::File::create(dir.join("agent.log")).expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil-agent"));
+        cmd.args(["run", "--config", "/dev/null", "--state-dir"])
+            .arg(&state_dir)
+            .arg("--output")
+            .arg(format!("jsonl:{}", out.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        // SAFETY: prctl is async-signal-safe; it only asks for SIGTERM when the parent dies.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        // PR_SET_PDEATHSIG follows the spawning *thread*: spawn from one that never ends, so
+        // the agent lives as long as the test process and no longer.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            tx.send(cmd.spawn()).expect("report spawn");
+            loop {
+                std::thread::park();
+            }
+        });
+        let child = rx
+            .recv()
+            .expect("spawner thread")
+            .expect("start vigil-agent");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let status = std::fs::read_to_string(state_dir.join("status.json")).unwrap_or_default();
+            if status.contains("\"state\": \"running\"") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not start: {}",
+                std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(Agent {
+            state_dir,
+            out,
+            _child: Mutex::new(child),
+        })
+    });
+    if agent.is_none() {
+        println!("skipped: needs root to load eBPF programs");
+    }
+    agent.as_ref()
+}
+
+impl Agent {
+    /// Every row written so far.
+    pub fn rows(&self) -> Vec<Value> {
+        let Ok(mut f) = std::fs::File::open(&self.out) else {
+            return Vec::new();
+        };
+        let _ = f.seek(SeekFrom::Start(0));
+        BufReader::new(f)
+            .lines()
+            .map_while(Result::ok)
+            .map(|l| {
+                serde_json::from_str(&l).unwrap_or_else(|e| panic!("invalid JSON line {l:?}: {e}"))
+            })
+            .collect()
+    }
+
+    /// Wait (up to 20 s) until `want` matches some rows, and return those rows.
+    pub fn wait_for(&self, what: &str, want: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found: Vec<Value> = self.rows().into_iter().filter(|r| want(r)).collect();
+            if !found.is_empty() {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "no event for {what} within 20 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A marker unique to this test run.
+pub fn marker(name: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "vigil-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn s<'a>(row: &'a Value, col: &str) -> &'a str {
+    row[col].as_str().unwrap_or("")
+}
+
+pub fn sha256_of(path: &str) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(marker(name));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the agent. Most load the real eBPF sensors, so they need root; without
+//! it each prints "skipped: needs root ..." and returns.
+
+mod cli;
+mod files;
+mod harness;
+mod network;
+mod process;
