@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use vigil_schema::{Dynamic, Row, Timestamp};
 
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, SensorMode};
 use crate::device::{self, DeviceIdentity};
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::proctable::{BootClock, ProcessTable};
 use crate::sensors::dns::DnsSniffer;
 use crate::sensors::ebpf::{self, EbpfOptions, SensorMsg};
 use crate::sensors::event::Source;
+use crate::sensors::fanotify::FanotifyFiles;
 use crate::sensors::logon::LogonWatcher;
 use crate::sensors::procfs::{self, ProcPoller};
 use crate::sensors::{HookStatus, Input, SensorStats};
@@ -123,13 +124,15 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
         ring_buffer_bytes: config.sensors.ring_buffer_mb * 1024 * 1024,
     };
     let mut threads = Vec::new();
-    {
+    if config.sensors.mode == SensorMode::Auto {
         let (tx, stats, stop) = (tx.clone(), Arc::clone(&stats), Arc::clone(&stop));
         threads.push(
             thread::Builder::new()
                 .name("ebpf".into())
                 .spawn(move || ebpf::run(&opts, tx, status_tx, stats, stop))?,
         );
+    } else {
+        let _ = status_tx.send(SensorMsg::Failed("sensors.mode is \"fallback\"".into()));
     }
     let (hooks, mode, dns_prog) = match status_rx.recv_timeout(Duration::from_secs(60)) {
         Ok(SensorMsg::Ready { hooks, dns_prog }) => (hooks, "ebpf".to_string(), dns_prog),
@@ -151,6 +154,24 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
                 .name("procfs".into())
                 .spawn(move || poll_procfs(tx, stop))?,
         );
+    }
+    let mut mode = mode;
+    if degraded && sources.contains(&Source::File) {
+        match FanotifyFiles::open() {
+            Ok(fan) => {
+                mode.push_str(&format!(
+                    "; files: fanotify close-after-write on {} mounts",
+                    fan.marked()
+                ));
+                let (tx, stop) = (tx.clone(), Arc::clone(&stop));
+                threads.push(
+                    thread::Builder::new()
+                        .name("fanotify".into())
+                        .spawn(move || watch_files(fan, tx, stop))?,
+                );
+            }
+            Err(e) => mode.push_str(&format!("; files: none (fanotify: {e})")),
+        }
     }
     let mut dns_state = "off".to_string();
     if let Some(fd) = dns_prog {
@@ -359,6 +380,24 @@ fn poll_procfs(tx: mpsc::SyncSender<Input>, stop: Arc<AtomicBool>) {
             }
         }
         thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn watch_files(mut fan: FanotifyFiles, tx: mpsc::SyncSender<Input>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        match fan.poll(Duration::from_millis(200), BootClock::boot_now()) {
+            Ok(events) => {
+                for ev in events {
+                    if tx.send(Input::Sensor(ev)).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("vigil-agent: fanotify file sensor stopped: {e}");
+                return;
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! state_dir = "/var/lib/vigil"      # device id, status, caches
 //!
 //! [sensors]
+//! mode = "auto"                      # auto: eBPF, falling back when it cannot load; fallback: /proc + fanotify only
 //! process = true                     # exec, fork, exit
 //! file = true                        # create, modify, rename, delete, chmod +x
 //! network = true                     # TCP connect/accept/listen, UDP peers
@@ -70,6 +71,7 @@ impl Default for AgentSection {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SensorsConfig {
+    pub mode: SensorMode,
     pub process: bool,
     pub file: bool,
     pub network: bool,
@@ -86,6 +88,7 @@ pub struct SensorsConfig {
 impl Default for SensorsConfig {
     fn default() -> Self {
         SensorsConfig {
+            mode: SensorMode::Auto,
             process: true,
             file: true,
             network: true,
@@ -99,6 +102,16 @@ impl Default for SensorsConfig {
             btmp: PathBuf::from("/var/log/btmp"),
         }
     }
+}
+
+/// How the agent collects.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SensorMode {
+    /// eBPF sensors; the `/proc` and fanotify fallbacks when they cannot load.
+    Auto,
+    /// The fallbacks only (degraded), e.g. on a kernel where the eBPF sensors misbehave.
+    Fallback,
 }
 
 /// `[hashing]`

@@ -86,6 +86,9 @@ pub struct Pipeline {
 enum Target {
     Path(String),
     File(File),
+    /// A row about another process (ptrace): its image is filled in on release, so that an
+    /// exec racing with the event (reported a moment later) is applied first.
+    Process(u32),
 }
 
 struct Held {
@@ -101,6 +104,8 @@ struct Held {
 const HELD_MAX: usize = 65_536;
 /// How long a row may wait for the hashing worker.
 const HASH_WAIT: Duration = Duration::from_secs(10);
+/// How long a row about another process waits for that process's exec to be reported.
+const PROCESS_SETTLE: Duration = Duration::from_millis(100);
 /// Files up to this size are hashed on the pipeline thread; larger ones by the worker.
 const INLINE_HASH_MAX: u64 = 2 * 1024 * 1024;
 
@@ -319,14 +324,19 @@ impl Pipeline {
         let pid = e.origin.tgid;
         // Hash the image through /proc/<pid>/exe when it is still the same inode (works for
         // memfd and deleted files), else through the path.
-        let by_proc = File::open(format!("/proc/{pid}/exe"))
-            .ok()
-            .filter(|f| f.metadata().map(|m| m.ino() == e.ino).unwrap_or(false));
-        let image = match by_proc {
-            Some(f) => Some(f),
-            None if e.fileless.is_none() => File::open(&e.path).ok(),
-            None => None,
+        // The image by its path when that is still the inode the kernel ran (the common case,
+        // and cheap), else through /proc/<pid>/exe (memfd, deleted or replaced files).
+        let same_inode = |f: &File| f.metadata().map(|m| m.ino() == e.ino).unwrap_or(false);
+        let by_path = if e.fileless.is_none() {
+            File::open(&e.path).ok().filter(same_inode)
+        } else {
+            None
         };
+        let image = by_path.or_else(|| {
+            File::open(format!("/proc/{pid}/exe"))
+                .ok()
+                .filter(same_inode)
+        });
         let hashes = match &image {
             Some(f) => self.hashes.hash_file(f),
             None => HashState::Failed(NoHash::Unreadable),
@@ -503,6 +513,15 @@ impl Pipeline {
                 self.held.push_back(h);
                 continue;
             }
+            if let Target::Process(pid) = h.target {
+                if let Some(t) = self.procs.peek(pid) {
+                    h.row.put(Col::FileName, t.file_name());
+                    h.row.put(Col::FolderPath, t.path.as_str());
+                    h.row.put(Col::ProcessCommandLine, t.cmdline.as_str());
+                }
+                self.push(h.row, out);
+                continue;
+            }
             if let Target::Path(path) = &h.target {
                 match File::open(path) {
                     Ok(f) => h.target = Target::File(f),
@@ -572,11 +591,6 @@ impl Pipeline {
             SecurityKind::Ptrace { request, target } => {
                 let mut row = Row::event(Table::DeviceEvents, "ProcessPtraceAttach", at);
                 row.put(Col::ProcessId, *target as i64);
-                if let Some(t) = self.procs.peek(*target) {
-                    row.put(Col::FileName, t.file_name());
-                    row.put(Col::FolderPath, t.path.as_str());
-                    row.put(Col::ProcessCommandLine, t.cmdline.as_str());
-                }
                 row.put_extra(x::PTRACE_REQUEST, *request);
                 row.put_extra(x::TARGET_PID, *target);
                 row
@@ -615,6 +629,19 @@ impl Pipeline {
             }
         };
         self.initiating_origin(&mut row, &s.origin);
+        if let SecurityKind::Ptrace { target, .. } = s.kind {
+            let due = Instant::now() + PROCESS_SETTLE;
+            let target = Target::Process(target);
+            return self.hold(
+                Held {
+                    due,
+                    deadline: due,
+                    row,
+                    target,
+                },
+                out,
+            );
+        }
         self.push(row, out);
     }
 

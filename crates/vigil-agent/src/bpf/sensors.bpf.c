@@ -133,6 +133,18 @@ struct {
 	__type(value, u8);
 } udp_seen SEC(".maps");
 
+/*
+ * Wake the agent only when a good amount is waiting; it also drains the ring on a short timer.
+ * Waking it for every record costs more than the records themselves under an exec storm.
+ */
+#define VIGIL_WAKEUP_BYTES (256 * 1024)
+
+static __always_inline u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > VIGIL_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+										 : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void count(u32 which)
 {
 	u64 *c = bpf_map_lookup_elem(&counters, &which);
@@ -362,7 +374,7 @@ static __always_inline struct file *fd_file(struct task_struct *task, int fd)
 static __always_inline void output(void *rec, u64 size)
 {
 	((struct vigil_header *)rec)->size = size;
-	if (bpf_ringbuf_output(&events, rec, size, 0))
+	if (bpf_ringbuf_output(&events, rec, size, wakeup_flags()))
 		count(VIGIL_CNT_RINGBUF_FULL);
 }
 
@@ -435,7 +447,7 @@ int handle_exec(struct bpf_raw_tracepoint_args *ctx)
 	u32 sz = len;
 	if (sz > 0 && sz <= VIGIL_ARGV_MAX && bpf_probe_read_user(e->argv, sz, (void *)start) == 0)
 		e->argv_len = sz;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -462,7 +474,7 @@ int handle_fork(struct bpf_raw_tracepoint_args *ctx)
 	e->parent_start = task_start(parent);
 	e->_pad = 0;
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), &child->comm);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -481,7 +493,7 @@ int handle_exit(struct bpf_raw_tracepoint_args *ctx)
 	fill_header(&e->hdr, VIGIL_EV_EXIT, sizeof(*e));
 	e->exit_code = BPF_CORE_READ(task, exit_code);
 	e->_pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -838,7 +850,7 @@ int handle_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			return 0;
 		e->protocol = IPPROTO_TCP;
 		sock_addrs((struct sock *)ctx->skaddr, e);
-		bpf_ringbuf_submit(e, 0);
+		bpf_ringbuf_submit(e, wakeup_flags());
 		return 0;
 	}
 	if (old != TCP_SYN_SENT || (new != TCP_ESTABLISHED && new != TCP_CLOSE))
@@ -856,7 +868,7 @@ int handle_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		e->protocol = IPPROTO_TCP;
 		e->result = new == TCP_ESTABLISHED ? 0 : -1;
 		sock_addrs((struct sock *)ctx->skaddr, e);
-		bpf_ringbuf_submit(e, 0);
+		bpf_ringbuf_submit(e, wakeup_flags());
 	}
 	bpf_map_delete_elem(&connecting, &sk);
 	return 0;
@@ -894,7 +906,7 @@ static __always_inline int on_accept_exit(long ret)
 		return 0;
 	e->protocol = BPF_CORE_READ(sk, sk_protocol);
 	sock_addrs(sk, e);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -944,7 +956,7 @@ static __always_inline int on_udp_peer(long fd, const void *uaddr)
 	e->remote.family = family;
 	e->remote.port = key.port;
 	__builtin_memcpy(e->remote.addr, key.addr, 16);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 

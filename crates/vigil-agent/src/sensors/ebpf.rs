@@ -197,8 +197,12 @@ fn run_inner(
     let rb = rb.build()?;
     let mut last_counters = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        let rc = rb.poll_raw(Duration::from_millis(100));
+        // The kernel wakes us only when much is waiting; drain on a short timer as well.
+        let rc = rb.poll_raw(Duration::from_millis(50));
         if rc < 0 && rc != -libc::EINTR {
+            break;
+        }
+        if rb.consume_raw() < 0 {
             break;
         }
         if last_counters.elapsed() >= Duration::from_millis(500) {

@@ -4,13 +4,15 @@
 //!   and their ring buffer, decoded by `decode` into `event::SensorEvent`s;
 //! - `dns`: DNS responses seen by a packet socket with the eBPF socket filter attached;
 //! - `logon`: logons, logoffs and failures from the utmp family;
-//! - `procfs`: the process snapshot at start and the fallback when eBPF cannot load.
+//! - `procfs`: the process snapshot at start and the process fallback when eBPF cannot load;
+//! - `fanotify`: the file fallback (close after write) when eBPF cannot load.
 
 pub mod bpf;
 pub mod decode;
 pub mod dns;
 pub mod ebpf;
 pub mod event;
+pub mod fanotify;
 pub mod logon;
 pub mod procfs;
 

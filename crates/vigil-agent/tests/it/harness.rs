@@ -14,7 +14,7 @@ use serde_json::Value;
 pub struct Agent {
     pub state_dir: PathBuf,
     pub out: PathBuf,
-    _child: Mutex<Child>,
+    child: Mutex<Child>,
 }
 
 pub fn is_root() -> bool {
@@ -22,21 +22,33 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// The shared agent, or `None` (after printing why) when the tests cannot load eBPF here.
+/// The shared agent (default configuration), or `None` (after printing why) when the tests
+/// cannot load eBPF here.
 pub fn agent() -> Option<&'static Agent> {
     static AGENT: OnceLock<Option<Agent>> = OnceLock::new();
-    let agent = AGENT.get_or_init(|| {
-        if !is_root() {
-            return None;
-        }
-        let dir = std::env::temp_dir().join(format!("vigil-it-{}", std::process::id()));
+    let agent = AGENT.get_or_init(|| is_root().then(|| Agent::start("shared", "")));
+    if agent.is_none() {
+        println!("skipped: needs root to load eBPF programs");
+    }
+    agent.as_ref()
+}
+
+impl Agent {
+    /// Start an agent with the given TOML configuration and wait until it runs.
+    pub fn start(name: &str, config: &str) -> Agent {
+        let dir = std::env::temp_dir().join(format!("vigil-it-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         let state_dir = dir.join("state");
         let out = dir.join("events.jsonl");
+        let cfg = dir.join("agent.toml");
+        std::fs::write(&cfg, config).expect("config");
         let log = std::fs::File::create(dir.join("agent.log")).expect("log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil-agent"));
-        cmd.args(["run", "--config", "/dev/null", "--state-dir"])
+        cmd.arg("run")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--state-dir")
             .arg(&state_dir)
             .arg("--output")
             .arg(format!("jsonl:{}", out.display()))
@@ -76,16 +88,30 @@ pub fn agent() -> Option<&'static Agent> {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Some(Agent {
+        Agent {
             state_dir,
             out,
-            _child: Mutex::new(child),
-        })
-    });
-    if agent.is_none() {
-        println!("skipped: needs root to load eBPF programs");
+            child: Mutex::new(child),
+        }
     }
-    agent.as_ref()
+
+    /// The status file as JSON.
+    pub fn status(&self) -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(self.state_dir.join("status.json")).unwrap_or_default(),
+        )
+        .unwrap_or(Value::Null)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.child.lock() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
+            let _ = c.wait();
+        }
+    }
 }
 
 impl Agent {

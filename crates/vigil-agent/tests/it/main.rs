@@ -2,7 +2,9 @@
 //! it each prints "skipped: needs root ..." and returns.
 
 mod cli;
+mod degraded;
 mod files;
 mod harness;
 mod network;
 mod process;
+mod security;
