@@ -120,10 +120,20 @@ fn up(root: &Path, args: &[&str]) -> Result<()> {
     run(
         root,
         "cargo",
-        &["build", "--profile", "fast-release", "--bin", "vigil-agent"],
+        &[
+            "build",
+            "--profile",
+            "fast-release",
+            "--bin",
+            "vigil",
+            "--bin",
+            "vigil-server",
+            "--bin",
+            "vigil-agent",
+        ],
     )?;
-    let agent = root.join("target/fast-release/vigil-agent");
-    let mut full = vec!["run"];
+    let vigil = root.join("target/fast-release/vigil");
+    let mut full = vec!["up"];
     full.extend_from_slice(args);
-    run(root, agent.to_str().context("utf-8 path")?, &full)
+    run(root, vigil.to_str().context("utf-8 path")?, &full)
 }

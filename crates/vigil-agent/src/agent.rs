@@ -24,6 +24,7 @@ use crate::sensors::logon::LogonWatcher;
 use crate::sensors::procfs::{self, ProcPoller};
 use crate::sensors::{HookStatus, Input, SensorStats};
 use crate::sinks::jsonl::JsonlSink;
+use crate::sinks::Sink;
 use crate::status::{Status, StatusCounters};
 
 /// Where events go.
@@ -67,9 +68,6 @@ fn install_signal_handlers() {
 
 /// Run the agent until SIGINT or SIGTERM.
 pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()> {
-    if output == Output::Server {
-        bail!("sending events to a server is not supported yet (the server is not built): use --output jsonl or jsonl:PATH");
-    }
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create state directory {}", state_dir.display()))?;
     let identity = DeviceIdentity::load_or_create(&state_dir).with_context(|| {
@@ -85,9 +83,10 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
                 .append(true)
                 .open(path)
                 .with_context(|| format!("cannot open output file {}", path.display()))?;
-            JsonlSink::new(Box::new(f))
+            Sink::Jsonl(JsonlSink::new(Box::new(f)))
         }
-        _ => JsonlSink::new(Box::new(std::io::stdout())),
+        Output::Stdout => Sink::Jsonl(JsonlSink::new(Box::new(std::io::stdout()))),
+        Output::Server => Sink::Uplink(start_uplink(&config, &state_dir)?),
     };
     install_signal_handlers();
     let stop = Arc::new(AtomicBool::new(false));
@@ -231,6 +230,7 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
         output: format!("{output:?}"),
         hooks: hooks.clone(),
         counters: StatusCounters::default(),
+        uplink: None,
     };
     let mut written = rows.len() as u64;
     status.write(&state_dir)?;
@@ -268,6 +268,8 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
             }
             pipeline.rate_limit_drops(&mut rows);
             reported.report(&stats, &mut pipeline, &mut rows);
+            let health = uplink_health(&mode, &hooks, &stats, written);
+            sink.tick(&mut pipeline, health, &mut rows);
             if last_snapshot.elapsed() >= Duration::from_secs(30) {
                 last_snapshot = Instant::now();
                 let now = device::snapshot();
@@ -291,17 +293,81 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
         }
         if tick {
             status.counters = StatusCounters::read(&stats, written, pipeline.procs.len() as u64);
+            status.uplink = sink.status();
             status.write(&state_dir)?;
         }
     }
     for t in threads {
         let _ = t.join();
     }
+    status.uplink = sink.status();
+    sink.close(Duration::from_secs(5));
     status.state = "stopped".into();
     status.counters = StatusCounters::read(&stats, written, pipeline.procs.len() as u64);
     status.write(&state_dir)?;
     let _ = std::io::stderr().flush();
     Ok(())
+}
+
+/// Start the uplink to the server this agent is enrolled with.
+fn start_uplink(config: &AgentConfig, state_dir: &Path) -> Result<vigil_uplink::Uplink> {
+    let enrollment = vigil_uplink::Enrollment::load(state_dir)?.with_context(|| {
+        format!(
+            "this agent is not enrolled (no enrolment in {}): run `vigil-agent enroll --server HOST:PORT --token TOKEN --ca-cert FILE` first, or use --output jsonl",
+            state_dir.display()
+        )
+    })?;
+    let u = &config.uplink;
+    let mut spool = vigil_uplink::spool::SpoolOptions::new(state_dir.join("spool"));
+    spool.max_bytes = u.spool_max_mb * 1024 * 1024;
+    spool.segment_bytes = spool.segment_bytes.min(spool.max_bytes / 4).max(64 * 1024);
+    let mut opts = vigil_uplink::UplinkOptions::new(spool);
+    opts.batch_max_events = u.batch_max_events;
+    opts.batch_max_delay = Duration::from_millis(u.batch_max_delay_ms);
+    opts.in_flight = u.in_flight;
+    opts.heartbeat_interval = Duration::from_secs(u.heartbeat_secs);
+    opts.agent_version = VERSION.to_string();
+    eprintln!(
+        "vigil-agent: sending to {} as device {}",
+        enrollment.server, enrollment.device_id
+    );
+    Ok(vigil_uplink::Uplink::start(enrollment, opts)?)
+}
+
+fn uplink_health(
+    mode: &str,
+    hooks: &[HookStatus],
+    stats: &SensorStats,
+    written: u64,
+) -> vigil_uplink::Health {
+    use std::sync::atomic::Ordering::Relaxed;
+    let dropped = stats.kernel_ringbuf_full.load(Relaxed) + stats.kernel_pending_full.load(Relaxed);
+    vigil_uplink::Health {
+        sensor_mode: mode.to_string(),
+        hooks_failed: hooks
+            .iter()
+            .filter(|h| !h.attached)
+            .map(|h| h.name.clone())
+            .collect(),
+        events_emitted: written,
+        events_dropped: dropped,
+        detail_json: serde_json::json!({
+            "malformed_records": stats.malformed.load(Relaxed),
+            "rss_bytes": rss_bytes(),
+        })
+        .to_string(),
+    }
+}
+
+/// This process's resident set size, from `/proc/self/statm`.
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
 }
 
 fn handle(pipeline: &mut Pipeline, input: Input, rows: &mut Vec<Row>) {

@@ -25,6 +25,13 @@
 //! cache_entries = 16384              # file versions remembered
 //! settle_ms = 300                    # file rows wait this long before hashing (writes after a create count)
 //!
+//! [uplink]                           # the server connection (after `vigil-agent enroll`)
+//! spool_max_mb = 256                 # disk spool bound; beyond it the oldest events are dropped and counted
+//! batch_max_events = 2000            # events per batch
+//! batch_max_delay_ms = 200           # how long an event waits for its batch to fill
+//! in_flight = 4                      # batches sent before the first is acknowledged
+//! heartbeat_secs = 30                # health report interval (the server may ask for another)
+//!
 //! [limits]                           # events per second per source; beyond: dropped and counted
 //! process = 50000
 //! file = 100000
@@ -48,7 +55,31 @@ pub struct AgentConfig {
     pub agent: AgentSection,
     pub sensors: SensorsConfig,
     pub hashing: HashingConfig,
+    pub uplink: UplinkConfig,
     pub limits: LimitsConfig,
+}
+
+/// `[uplink]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UplinkConfig {
+    pub spool_max_mb: u64,
+    pub batch_max_events: usize,
+    pub batch_max_delay_ms: u64,
+    pub in_flight: usize,
+    pub heartbeat_secs: u64,
+}
+
+impl Default for UplinkConfig {
+    fn default() -> Self {
+        UplinkConfig {
+            spool_max_mb: 256,
+            batch_max_events: 2_000,
+            batch_max_delay_ms: 200,
+            in_flight: 4,
+            heartbeat_secs: 30,
+        }
+    }
 }
 
 /// `[agent]`
@@ -205,6 +236,13 @@ impl AgentConfig {
             return Err(format!(
                 "sensors.ring_buffer_mb must be a power of two from 1 to 1024, not {rb}"
             ));
+        }
+        let u = &self.uplink;
+        if u.spool_max_mb == 0 || u.batch_max_events == 0 || u.batch_max_events > 20_000 {
+            return Err("uplink.spool_max_mb must be at least 1 and uplink.batch_max_events from 1 to 20000".into());
+        }
+        if u.in_flight == 0 || u.heartbeat_secs == 0 {
+            return Err("uplink.in_flight and uplink.heartbeat_secs must be at least 1".into());
         }
         if self.sensors.exclude_paths.len() > 8 {
             return Err(format!(

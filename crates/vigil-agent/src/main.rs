@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use vigil_agent::agent::{self, Output};
 use vigil_agent::config::AgentConfig;
@@ -52,6 +52,40 @@ enum Command {
     },
 }
 
+/// `vigil-agent enroll`: trade the token for a device certificate.
+fn enroll(
+    server: &str,
+    token: &str,
+    ca_cert: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<()> {
+    let ca_pem = std::fs::read_to_string(ca_cert).map_err(|e| {
+        anyhow::anyhow!("cannot read the CA certificate {}: {e}", ca_cert.display())
+    })?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create state directory {}: {e}", dir.display()))?;
+    let identity = vigil_agent::device::DeviceIdentity::load_or_create(dir)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let e = rt.block_on(vigil_uplink::enroll(
+        &vigil_uplink::EnrollParams {
+            server,
+            token,
+            ca_pem: &ca_pem,
+            device_id: &identity.device_id,
+            device_name: &identity.device_name,
+            agent_version: agent::VERSION,
+        },
+        dir,
+    ))?;
+    println!(
+        "vigil-agent: enrolled with {} as device {}",
+        e.server, e.device_id
+    );
+    Ok(())
+}
+
 fn state_dir(config: &AgentConfig, flag: Option<PathBuf>) -> PathBuf {
     flag.unwrap_or_else(|| config.agent.state_dir.clone())
 }
@@ -82,8 +116,15 @@ fn real_main() -> Result<()> {
             let dir = state_dir(&cfg, dir);
             agent::run(cfg, dir, output)
         }
-        Command::Enroll { .. } => {
-            bail!("enrolment is not supported yet: the Vigil server is not built (see the README); use `vigil-agent run --output jsonl`")
+        Command::Enroll {
+            server,
+            token,
+            ca_cert,
+            state_dir: dir,
+        } => {
+            let cfg = AgentConfig::default();
+            let dir = state_dir(&cfg, dir);
+            enroll(&server, &token, &ca_cert, &dir)
         }
         Command::Status {
             json,
@@ -92,12 +133,13 @@ fn real_main() -> Result<()> {
         } => {
             let cfg = AgentConfig::load(config.as_deref())?;
             let dir = state_dir(&cfg, dir);
+            let enrolled = vigil_uplink::Enrollment::load(&dir)?;
             let (status, alive) = agent::read_status(&dir)?;
             if json {
                 let mut v = serde_json::to_value(&status)?;
                 v["running"] = serde_json::Value::Bool(alive);
-                v["enrolled"] = serde_json::Value::Bool(false);
-                v["spool"] = serde_json::json!({"supported": false, "reason": "no uplink yet: events go to the jsonl output"});
+                v["enrolled"] = serde_json::json!(enrolled.as_ref().map(|e| &e.server));
+                v["spool"] = status.uplink.clone().unwrap_or(serde_json::Value::Null);
                 v["protection"] =
                     serde_json::json!({"supported": false, "reason": "not supported yet"});
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -110,7 +152,20 @@ fn real_main() -> Result<()> {
                     status.version
                 );
                 println!("device     {} ({})", status.device_id, status.device_name);
-                println!("enrolment  not enrolled (enrolment is not supported yet)");
+                match &enrolled {
+                    Some(e) => println!("enrolment  enrolled with {} as {}", e.server, e.device_id),
+                    None => println!("enrolment  not enrolled"),
+                }
+                if let Some(u) = &status.uplink {
+                    println!(
+                        "uplink     connected {}, {} events acknowledged, spool {} bytes / {} events pending{}",
+                        u["connected"],
+                        u["events_acked"],
+                        u["spool_bytes"],
+                        u["spool_pending_events"],
+                        u["last_error"].as_str().map(|e| format!(", last error: {e}")).unwrap_or_default()
+                    );
+                }
                 println!("mode       {}", status.mode);
                 println!(
                     "hooks      {attached} of {} attached; dns {}",

@@ -58,6 +58,9 @@ pub struct Status {
     #[serde(with = "hooks_serde")]
     pub hooks: Vec<HookStatus>,
     pub counters: StatusCounters,
+    /// The server uplink, when events go to a server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uplink: Option<serde_json::Value>,
 }
 
 mod hooks_serde {

@@ -62,6 +62,11 @@ macro_rules! columns {
                 self as u16
             }
 
+            /// Look a column up by its stable number.
+            pub fn from_id(id: u16) -> Option<Col> {
+                match id { $( $id => Some(Col::$name), )* _ => None }
+            }
+
             /// Look a column up by its exact MDE name.
             pub fn from_name(name: &str) -> Option<Col> {
                 match name { $( stringify!($name) => Some(Col::$name), )* _ => None }

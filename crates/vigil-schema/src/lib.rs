@@ -7,21 +7,24 @@
 //! - [`Col`] is the column catalogue: MDE's name, KQL type and a stable number per column;
 //! - [`Table`] lists each table's columns in MDE's order and its ActionTypes;
 //! - [`Row`] is one row, with typed cells checked against the table;
-//! - [`arrow::arrow_schema`] and [`proto::events_proto`] derive the storage and wire forms.
+//! - [`arrow::arrow_schema`] and [`proto::events_proto`] derive the storage and wire forms;
+//!   [`wire`] encodes and decodes rows in that protobuf form.
 //!
 //! Linux facts that MDE has no column for go into `AdditionalFields` (a `dynamic` object);
 //! their keys are listed in [`extra`].
 //!
-//! **Invariant:** this crate does no I/O and knows no serialization framework; encoders live
-//! at the boundaries that need them.
+//! **Invariant:** this crate does no I/O and depends on no serialization framework: its
+//! protobuf and JSON codecs are hand-written against the generated `.proto`.
 
 pub mod arrow;
 mod columns;
 pub mod extra;
+mod json;
 pub mod proto;
 mod row;
 mod tables;
 mod value;
+pub mod wire;
 
 pub use columns::{Col, ColumnType};
 pub use row::Row;

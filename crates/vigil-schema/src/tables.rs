@@ -49,6 +49,11 @@ impl Table {
         Table::ALL.iter().copied().find(|t| t.name() == name)
     }
 
+    /// Look a table up by its stable number.
+    pub fn from_id(id: u16) -> Option<Table> {
+        Table::ALL.iter().copied().find(|t| t.id() == id)
+    }
+
     /// The stable table number (the field number of the table in the wire `Event` oneof).
     pub fn id(self) -> u16 {
         match self {

@@ -102,6 +102,11 @@ impl Dynamic {
         }
     }
 
+    /// Parse JSON text (strictly); the error says what is wrong and at which byte.
+    pub fn parse_json(text: &str) -> Result<Dynamic, String> {
+        crate::json::parse(text)
+    }
+
     /// The compact JSON text of the value (how storage and the wire carry `dynamic`).
     pub fn to_json(&self) -> String {
         self.to_string()
@@ -114,7 +119,8 @@ impl fmt::Display for Dynamic {
             Dynamic::Null => f.write_str("null"),
             Dynamic::Bool(b) => write!(f, "{b}"),
             Dynamic::Long(n) => write!(f, "{n}"),
-            Dynamic::Real(x) if x.is_finite() => write!(f, "{x}"),
+            // `{:?}` keeps a fraction or exponent (`1.0`, `1e20`), so a real stays real in JSON.
+            Dynamic::Real(x) if x.is_finite() => write!(f, "{x:?}"),
             Dynamic::Real(_) => f.write_str("null"),
             Dynamic::String(s) => write_json_string(f, s),
             Dynamic::Array(items) => {

@@ -51,7 +51,23 @@ fn bad_output_and_enroll_give_clear_errors() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("CA certificate"), "{err}");
+
+    // Without --output, events go to the server, which needs an enrolment.
+    let dir = std::env::temp_dir().join(format!("vigil-cli-test-{}", std::process::id()));
+    let out = agent_cmd()
+        .args(["run", "--config", "/dev/null", "--state-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not enrolled") && err.contains("vigil-agent enroll"),
+        "{err}"
+    );
 }
 
 #[test]

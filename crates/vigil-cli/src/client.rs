@@ -1,0 +1,70 @@
+//! The HTTP API client: bearer token, JSON in and out, the server's error message surfaced.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+
+pub struct Api {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    pub fn new(server: &str, token: &str) -> Result<Api> {
+        let base = server.trim_end_matches('/').to_string();
+        if !base.starts_with("http://") && !base.starts_with("https://") {
+            bail!("server URL {server:?} must start with http:// or https://");
+        }
+        if token.trim().is_empty() {
+            bail!("no API token: pass --token, set VIGIL_TOKEN, or make the server's admin.token readable");
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(300)))
+            .build()
+            .into();
+        Ok(Api {
+            base,
+            token: token.trim().to_string(),
+            agent,
+        })
+    }
+
+    fn finish(
+        &self,
+        what: &str,
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Value> {
+        let mut resp =
+            resp.map_err(|e| anyhow!("cannot reach the server at {}: {e}", self.base))?;
+        let status = resp.status();
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .with_context(|| format!("cannot read the answer to {what}"))?;
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        if !status.is_success() {
+            let msg = v["error"].as_str().map(str::to_string).unwrap_or(text);
+            bail!("{what}: {msg} (HTTP {})", status.as_u16());
+        }
+        Ok(v)
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value> {
+        let resp = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call();
+        self.finish(&format!("GET {path}"), resp)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        let resp = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .send_json(body);
+        self.finish(&format!("POST {path}"), resp)
+    }
+}

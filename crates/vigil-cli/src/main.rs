@@ -1,0 +1,297 @@
+//! `vigil`: the operator CLI over the server's HTTP API, and `vigil up` (server + local agent
+//! in one command). Verbs follow `../shared/cli-contract.md`; every listing takes `--json`.
+
+mod client;
+mod table;
+mod up;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Value};
+
+use client::Api;
+
+#[derive(Parser)]
+#[command(name = "vigil", version, about = "Vigil operator CLI")]
+struct Cli {
+    #[command(flatten)]
+    conn: Conn,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args)]
+struct Conn {
+    /// Server API URL (default $VIGIL_SERVER or http://127.0.0.1:8080).
+    #[arg(long, global = true)]
+    server: Option<String>,
+    /// API token (default $VIGIL_TOKEN, else /var/lib/vigil/server/admin.token when readable).
+    #[arg(long, global = true)]
+    token: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Enrolment tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Enrolled devices.
+    #[command(subcommand)]
+    Devices(DevicesCmd),
+    /// Telemetry.
+    #[command(subcommand)]
+    Events(EventsCmd),
+    /// Start a server on the embedded store and an agent on this host enrolled with it.
+    Up(up::UpArgs),
+    /// KQL hunting (not supported yet).
+    #[command(external_subcommand)]
+    Other(Vec<String>),
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create an enrolment token; its secret is shown once.
+    Create {
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Lifetime, e.g. 30m, 24h, 7d (default: no expiry).
+        #[arg(long)]
+        ttl: Option<String>,
+        /// How many enrolments it allows (default: unlimited).
+        #[arg(long)]
+        max_uses: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Revoke {
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevicesCmd {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One device with its health and last-seen time.
+    Show {
+        device: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a device's certificate: its next request is refused.
+    Revoke { device: String },
+}
+
+#[derive(Subcommand)]
+enum EventsCmd {
+    /// SQL over the telemetry tables (MDE table and column names).
+    Sql {
+        sql: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `30m`, `24h`, `7d`, `90s` or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("bad duration {s:?}: expected e.g. 30m, 24h, 7d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => bail!("bad duration {s:?}: the unit must be s, m, h or d"),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+fn api(conn: &Conn) -> Result<Api> {
+    let server = conn
+        .server
+        .clone()
+        .or_else(|| std::env::var("VIGIL_SERVER").ok())
+        .unwrap_or_else(|| "http://127.0.0.1:8080".to_string());
+    let token = conn
+        .token
+        .clone()
+        .or_else(|| std::env::var("VIGIL_TOKEN").ok())
+        .or_else(|| {
+            std::fs::read_to_string(PathBuf::from(up::DEFAULT_DATA_DIR).join("server/admin.token"))
+                .ok()
+        })
+        .unwrap_or_default();
+    Api::new(&server, &token)
+}
+
+fn print_json(v: &Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Up(args) => up::run(args),
+        Cmd::Token(t) => {
+            let api = api(&cli.conn)?;
+            match t {
+                TokenCmd::Create {
+                    label,
+                    ttl,
+                    max_uses,
+                    json,
+                } => {
+                    let ttl = ttl.as_deref().map(parse_duration).transpose()?;
+                    let v = api.post(
+                        "/api/v1/enrollment-tokens",
+                        &json!({ "label": label, "ttl_seconds": ttl.map(|d| d.as_secs()), "max_uses": max_uses }),
+                    )?;
+                    if json {
+                        return print_json(&v);
+                    }
+                    println!("token {} created", table::cell(&v["id"]));
+                    println!("secret (shown once): {}", table::cell(&v["secret"]));
+                    if !v["expires"].is_null() {
+                        println!("expires {}", table::cell(&v["expires"]));
+                    }
+                    Ok(())
+                }
+                TokenCmd::List { json } => {
+                    let v = api.get("/api/v1/enrollment-tokens")?;
+                    if json {
+                        return print_json(&v);
+                    }
+                    let rows = v.as_array().cloned().unwrap_or_default();
+                    table::print(
+                        &[
+                            "id", "label", "created", "expires", "uses", "max_uses", "revoked",
+                        ],
+                        &rows,
+                    );
+                    Ok(())
+                }
+                TokenCmd::Revoke { id } => {
+                    api.post(
+                        &format!("/api/v1/enrollment-tokens/{id}/revoke"),
+                        &json!({}),
+                    )?;
+                    println!("token {id} revoked");
+                    Ok(())
+                }
+            }
+        }
+        Cmd::Devices(d) => {
+            let api = api(&cli.conn)?;
+            match d {
+                DevicesCmd::List { json } => {
+                    let v = api.get("/api/v1/devices")?;
+                    if json {
+                        return print_json(&v);
+                    }
+                    let rows = v.as_array().cloned().unwrap_or_default();
+                    table::print(
+                        &[
+                            "DeviceId",
+                            "DeviceName",
+                            "HealthStatus",
+                            "LastSeen",
+                            "OSPlatform",
+                            "SensorMode",
+                        ],
+                        &rows,
+                    );
+                    Ok(())
+                }
+                DevicesCmd::Show { device, json } => {
+                    let v = api.get(&format!("/api/v1/devices/{device}"))?;
+                    if json {
+                        return print_json(&v);
+                    }
+                    if let Some(obj) = v.as_object() {
+                        let width = obj.keys().map(|k| k.len()).max().unwrap_or(0);
+                        for (k, val) in obj {
+                            println!("{k:<width$}  {}", table::cell(val));
+                        }
+                    }
+                    Ok(())
+                }
+                DevicesCmd::Revoke { device } => {
+                    api.post(&format!("/api/v1/devices/{device}/revoke"), &json!({}))?;
+                    println!("device {device} revoked: its next request will be refused");
+                    Ok(())
+                }
+            }
+        }
+        Cmd::Events(EventsCmd::Sql { sql, json }) => {
+            let api = api(&cli.conn)?;
+            let spinner = (!json).then(|| {
+                let s = indicatif::ProgressBar::new_spinner();
+                s.set_message("running query");
+                s.enable_steady_tick(Duration::from_millis(100));
+                s
+            });
+            let v = api.post("/api/v1/events/sql", &json!({ "sql": sql }));
+            if let Some(s) = spinner {
+                s.finish_and_clear();
+            }
+            let v = v?;
+            let rows = v["rows"].as_array().cloned().unwrap_or_default();
+            if json {
+                return print_json(&Value::Array(rows));
+            }
+            let columns: Vec<String> = v["columns"]
+                .as_array()
+                .map(|c| c.iter().map(table::cell).collect())
+                .unwrap_or_default();
+            let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
+            table::print(&cols, &rows);
+            Ok(())
+        }
+        Cmd::Other(args) => {
+            let verb = args.first().map(String::as_str).unwrap_or("");
+            match verb {
+                "hunt" | "rules" | "alerts" | "incidents" | "indicators" | "action" | "live" => {
+                    bail!("`vigil {verb}` is not supported yet (see the README's list of what is built)")
+                }
+                _ => bail!("unknown command {verb:?}; see `vigil --help`"),
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vigil: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("5w").is_err());
+    }
+}

@@ -1,0 +1,301 @@
+//! The gRPC services agents call: `Enrollment` (token + CSR → certificate; no client
+//! certificate needed) and `Telemetry` (batches and heartbeats; the device certificate is
+//! checked against the state store on every call, so a revoked device is refused at once).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tonic::{Request, Response, Status};
+use vigil_proto::pb::enrollment_server::Enrollment;
+use vigil_proto::pb::telemetry_server::Telemetry;
+use vigil_proto::pb::{
+    BatchAck, EnrollRequest, EnrollResponse, EventBatch, HeartbeatRequest, HeartbeatResponse,
+};
+use vigil_schema::{Col, Row, Table};
+use vigil_state::{DeviceAuthError, DeviceSeen, NewDevice, RedeemError};
+use vigil_store::IngestBatch;
+
+use crate::{now_ms, Ctx};
+
+/// How often an uploading device's last-seen time is written, at most.
+const TOUCH_EVERY: Duration = Duration::from_secs(10);
+
+pub struct EnrollmentService {
+    pub ctx: Arc<Ctx>,
+}
+
+pub struct TelemetryService {
+    pub ctx: Arc<Ctx>,
+    touched: Mutex<HashMap<String, Instant>>,
+}
+
+impl TelemetryService {
+    pub fn new(ctx: Arc<Ctx>) -> TelemetryService {
+        TelemetryService {
+            ctx,
+            touched: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// A device id must be usable as a certificate CN and a path-free identifier.
+fn valid_device_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+#[tonic::async_trait]
+impl Enrollment for EnrollmentService {
+    async fn enroll(
+        &self,
+        req: Request<EnrollRequest>,
+    ) -> Result<Response<EnrollResponse>, Status> {
+        let r = req.into_inner();
+        if !valid_device_id(&r.device_id) {
+            return Err(Status::invalid_argument(format!(
+                "device id {:?} is not valid (1-128 characters of letters, digits, '-', '_', '.')",
+                r.device_id
+            )));
+        }
+        let now = now_ms();
+        let token = self
+            .ctx
+            .state
+            .redeem_enrollment_token(&r.token, now)
+            .await
+            .map_err(|e| match e {
+                RedeemError::State(e) => Status::internal(format!("state store: {e}")),
+                other => Status::permission_denied(format!("enrolment refused: {other}")),
+            })?;
+        let issued = self
+            .ctx
+            .ca
+            .sign_device_csr(
+                &r.csr_pem,
+                &r.device_id,
+                self.ctx.cfg.server.device_cert_days,
+            )
+            .map_err(|e| {
+                Status::invalid_argument(format!("bad certificate signing request: {e}"))
+            })?;
+        let name = if r.device_name.is_empty() {
+            r.device_id.clone()
+        } else {
+            r.device_name.clone()
+        };
+        self.ctx
+            .state
+            .upsert_enrolled_device(&NewDevice {
+                device_id: r.device_id.clone(),
+                name,
+                cert_serial: issued.serial_hex.clone(),
+                cert_fingerprint: issued.fingerprint_sha256.clone(),
+                cert_not_after_ms: issued.not_after_unix * 1000,
+                enrollment_token_id: Some(token.id.clone()),
+                enrolled_ms: now,
+            })
+            .await
+            .map_err(|e| Status::internal(format!("state store: {e}")))?;
+        tracing::info!(device = %r.device_id, token = %token.id, "device enrolled");
+        Ok(Response::new(EnrollResponse {
+            device_id: r.device_id,
+            certificate_pem: issued.cert_pem,
+            ca_pem: self.ctx.ca.cert_pem().to_string(),
+            not_after_unix: issued.not_after_unix,
+        }))
+    }
+}
+
+impl TelemetryService {
+    /// The device behind the request's client certificate, if it may talk.
+    async fn authorize<T>(&self, req: &Request<T>) -> Result<vigil_state::Device, Status> {
+        let certs = req.peer_certs().ok_or_else(|| {
+            Status::unauthenticated("a device certificate is required: enrol the agent first")
+        })?;
+        let leaf = certs
+            .first()
+            .ok_or_else(|| Status::unauthenticated("a device certificate is required"))?;
+        let id = vigil_pki::peer_identity(leaf)
+            .map_err(|e| Status::unauthenticated(format!("unusable client certificate: {e}")))?;
+        self.ctx
+            .state
+            .authorize_device(&id.device_id, &id.fingerprint_sha256)
+            .await
+            .map_err(|e| match e {
+                DeviceAuthError::State(e) => Status::internal(format!("state store: {e}")),
+                e @ DeviceAuthError::Unknown { .. } => Status::unauthenticated(e.to_string()),
+                other => Status::permission_denied(other.to_string()),
+            })
+    }
+
+    fn due_touch(&self, device: &str) -> bool {
+        let mut t = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match t.get(device) {
+            Some(at) if now.duration_since(*at) < TOUCH_EVERY => false,
+            _ => {
+                t.insert(device.to_string(), now);
+                true
+            }
+        }
+    }
+}
+
+/// Facts from `DeviceInfo` rows that the device list shows: platform, version, kernel.
+fn device_info(rows: &[Row]) -> Option<(String, String, String)> {
+    let info = rows.iter().rev().find(|r| r.table() == Table::DeviceInfo)?;
+    let s = |c| info.get_str(c).unwrap_or_default().to_string();
+    let kernel = info
+        .extra()
+        .and_then(|x| x.get("kernel"))
+        .and_then(|k| match k {
+            vigil_schema::Dynamic::String(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    Some((s(Col::OSPlatform), s(Col::OSVersion), kernel))
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+#[tonic::async_trait]
+impl Telemetry for TelemetryService {
+    async fn upload(&self, req: Request<EventBatch>) -> Result<Response<BatchAck>, Status> {
+        let device = self.authorize(&req).await?;
+        let batch = req.into_inner();
+        let limits = vigil_proto::Limits {
+            max_events: self.ctx.cfg.ingest.max_batch_events,
+            max_raw_bytes: self.ctx.cfg.ingest.max_batch_bytes,
+        };
+        let (boot_id, first_seq, count) = (batch.boot_id.clone(), batch.first_seq, batch.count);
+        let ctx = Arc::clone(&self.ctx);
+        let dev_id = device.id.clone();
+        let started = Instant::now();
+        let (outcome, info) = tokio::task::spawn_blocking(move || {
+            let mut rows = vigil_proto::decode_batch(&batch, limits).map_err(|e| {
+                ctx.metrics
+                    .batches_refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Status::invalid_argument(format!(
+                    "batch {}/{} refused: {e}",
+                    batch.boot_id, batch.first_seq
+                ))
+            })?;
+            // The certificate says who sent the rows, whatever the rows claim.
+            for row in &mut rows {
+                row.put(Col::DeviceId, dev_id.as_str());
+            }
+            let info = device_info(&rows);
+            let outcome = ctx
+                .store
+                .append(IngestBatch {
+                    device_id: dev_id,
+                    boot_id: batch.boot_id,
+                    first_seq: batch.first_seq,
+                    rows,
+                })
+                .map_err(|e| {
+                    Status::unavailable(format!("the server cannot store the batch now: {e}"))
+                })?;
+            Ok::<_, Status>((outcome, info))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("ingest task failed: {e}")))??;
+        self.ctx.metrics.record_batch(
+            outcome.stored as u64,
+            outcome.duplicates as u64,
+            started.elapsed(),
+        );
+
+        if info.is_some() || self.due_touch(&device.id) {
+            let mut seen = DeviceSeen {
+                seen_ms: now_ms(),
+                events_received: outcome.stored as u64,
+                ..DeviceSeen::default()
+            };
+            if let Some((platform, version, kernel)) = info {
+                seen.os_platform = non_empty(platform);
+                seen.os_version = non_empty(version);
+                seen.kernel = non_empty(kernel);
+            }
+            if let Err(e) = self.ctx.state.touch_device(&device.id, &seen).await {
+                tracing::warn!(device = %device.id, "cannot record last-seen: {e}");
+            }
+        }
+        Ok(Response::new(BatchAck {
+            boot_id,
+            first_seq,
+            count,
+            duplicates: outcome.duplicates as u32,
+        }))
+    }
+
+    async fn heartbeat(
+        &self,
+        req: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatResponse>, Status> {
+        let device = self.authorize(&req).await?;
+        let h = req.into_inner();
+        // Counters in heartbeats are totals for the agent run (boot_id); drops since the
+        // previous heartbeat of the same run make the device Impaired.
+        let prev: serde_json::Value = device
+            .health_detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        let prev_dropped = if prev["boot_id"].as_str() == Some(h.boot_id.as_str()) {
+            prev["events_dropped"].as_u64().unwrap_or(0)
+        } else {
+            0
+        };
+        let new_drops = h.events_dropped.saturating_sub(prev_dropped);
+        let impaired = h.sensor_mode.starts_with("degraded") || new_drops > 0;
+        let detail = serde_json::json!({
+            "boot_id": h.boot_id,
+            "hooks_failed": h.hooks_failed,
+            "events_emitted": h.events_emitted,
+            "events_dropped": h.events_dropped,
+            "spool_bytes": h.spool_bytes,
+            "spool_pending_events": h.spool_pending_events,
+            "spool_oldest_unix_ms": h.spool_oldest_unix_ms,
+            "agent": serde_json::from_str::<serde_json::Value>(&h.detail_json).unwrap_or(serde_json::Value::Null),
+        });
+        let seen = DeviceSeen {
+            seen_ms: now_ms(),
+            health: Some(if impaired { "Impaired" } else { "Active" }.to_string()),
+            agent_version: non_empty(h.agent_version),
+            sensor_mode: non_empty(h.sensor_mode),
+            events_dropped: new_drops,
+            health_detail: Some(detail.to_string()),
+            ..DeviceSeen::default()
+        };
+        self.ctx
+            .state
+            .touch_device(&device.id, &seen)
+            .await
+            .map_err(|e| Status::internal(format!("state store: {e}")))?;
+        Ok(Response::new(HeartbeatResponse {
+            server_time_unix_ms: now_ms(),
+            interval_seconds: self.ctx.cfg.server.heartbeat_interval_secs,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_ids_are_checked() {
+        assert!(valid_device_id("3f2a-host_1.lab"));
+        for bad in ["", "a/b", "a b", "x\n", &"a".repeat(129)] {
+            assert!(!valid_device_id(bad), "{bad:?}");
+        }
+    }
+}

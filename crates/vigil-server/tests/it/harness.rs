@@ -1,0 +1,256 @@
+//! Shared test setup: servers (in-process or as a child process), API calls, simulated agents.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use vigil_schema::Row;
+use vigil_uplink::spool::SpoolOptions;
+use vigil_uplink::{EnrollParams, Enrollment, Uplink, UplinkOptions};
+
+/// A free loopback port (bound, then released).
+pub fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// The HTTP API of a server.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub token: String,
+}
+
+impl Api {
+    pub fn new(http: SocketAddr, token_path: &Path) -> Api {
+        Api {
+            base: format!("http://{http}"),
+            token: std::fs::read_to_string(token_path)
+                .unwrap()
+                .trim()
+                .to_string(),
+        }
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into()
+    }
+
+    /// POST and return (status, body).
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let mut r = Self::agent()
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .send_json(&body)
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        let mut r = Self::agent()
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    /// A fresh enrolment token's secret.
+    pub fn token(&self, max_uses: Option<u32>) -> String {
+        let (st, v) = self.post(
+            "/api/v1/enrollment-tokens",
+            json!({ "label": "test", "max_uses": max_uses }),
+        );
+        assert_eq!(st, 200, "{v}");
+        v["secret"].as_str().unwrap().to_string()
+    }
+
+    /// Rows of a SQL query.
+    pub fn sql(&self, sql: &str) -> Vec<Value> {
+        let (st, v) = self.post("/api/v1/events/sql", json!({ "sql": sql }));
+        assert_eq!(st, 200, "{sql}: {v}");
+        v["rows"].as_array().unwrap().clone()
+    }
+
+    /// A single number from a one-row query.
+    pub fn count(&self, sql: &str) -> i64 {
+        let rows = self.sql(sql);
+        let obj = rows[0].as_object().unwrap();
+        obj.values().next().unwrap().as_i64().unwrap()
+    }
+}
+
+/// The server binary as a child process, so that tests can kill -9 it.
+pub struct ServerProcess {
+    pub child: Option<Child>,
+    pub data_dir: PathBuf,
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+}
+
+impl ServerProcess {
+    pub fn start(data_dir: &Path, grpc: SocketAddr, http: SocketAddr) -> ServerProcess {
+        let child = Command::new(env!("CARGO_BIN_EXE_vigil-server"))
+            .args(["run", "--data-dir"])
+            .arg(data_dir)
+            .args([
+                "--grpc-addr",
+                &grpc.to_string(),
+                "--http-addr",
+                &http.to_string(),
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let p = ServerProcess {
+            child: Some(child),
+            data_dir: data_dir.to_path_buf(),
+            grpc,
+            http,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            assert!(Instant::now() < deadline, "vigil-server did not come up");
+            if data_dir.join("admin.token").exists() {
+                let api = p.api();
+                if std::panic::catch_unwind(|| api.get("/api/v1/devices").0 == 200).unwrap_or(false)
+                {
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        p
+    }
+
+    pub fn api(&self) -> Api {
+        Api::new(self.http, &self.data_dir.join("admin.token"))
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            c.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A server process in a temp dir, with one agent enrolled as `device` (state in `<dir>/a`).
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub server: ServerProcess,
+    pub api: Api,
+    pub ca: String,
+    pub agent: Enrollment,
+}
+
+impl Fixture {
+    pub fn new(device: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let server = ServerProcess::start(&dir.path().join("server"), free_addr(), free_addr());
+        let api = server.api();
+        let ca = std::fs::read_to_string(dir.path().join("server/ca.pem")).unwrap();
+        let agent = enroll(
+            server.grpc,
+            &ca,
+            &api.token(None),
+            device,
+            &dir.path().join("a"),
+        )
+        .unwrap();
+        Fixture {
+            dir,
+            server,
+            api,
+            ca,
+            agent,
+        }
+    }
+
+    pub fn agent_dir(&self) -> PathBuf {
+        self.dir.path().join("a")
+    }
+}
+
+/// The event tables the simulator fills.
+pub const EVENT_TABLES: &[&str] = &[
+    "DeviceProcessEvents",
+    "DeviceFileEvents",
+    "DeviceNetworkEvents",
+    "DeviceEvents",
+    "DeviceLogonEvents",
+];
+
+/// Enrol a simulated agent with `token`.
+pub fn enroll(
+    grpc: SocketAddr,
+    ca_pem: &str,
+    token: &str,
+    device_id: &str,
+    dir: &Path,
+) -> Result<Enrollment, vigil_uplink::UplinkError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(vigil_uplink::enroll(
+        &EnrollParams {
+            server: &grpc.to_string(),
+            token,
+            ca_pem,
+            device_id,
+            device_name: &format!("{device_id}.test"),
+            agent_version: "test",
+        },
+        dir,
+    ))
+}
+
+/// An uplink with a small batch delay so that tests move quickly.
+pub fn uplink(e: Enrollment, dir: &Path, spool_max: u64) -> Uplink {
+    let mut spool = SpoolOptions::new(dir.join("spool"));
+    spool.max_bytes = spool_max;
+    spool.segment_bytes = (spool_max / 8).clamp(16 * 1024, 8 << 20);
+    let mut opts = UplinkOptions::new(spool);
+    opts.batch_max_delay = Duration::from_millis(20);
+    opts.batch_max_events = 1000;
+    Uplink::start(e, opts).unwrap()
+}
+
+/// `n` rows of the simulator's mix for `device`.
+pub fn rows(mix: &mut vigil_sim::mix::Mix, n: usize) -> Vec<Row> {
+    (0..n).map(|_| mix.next_row()).collect()
+}
+
+/// Wait until `f` holds (or panic with `what` after `secs`).
+pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

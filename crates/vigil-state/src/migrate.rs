@@ -1,0 +1,284 @@
+//! The schema and its migration runner.
+//!
+//! [`MIGRATIONS`] is the ordered list of `(version, name, sql)`. A migration is never edited
+//! once released: a change to the schema is a new migration at the end. [`run`] creates
+//! `schema_migrations(version, name, applied_at)` if missing and applies each pending
+//! migration in its own transaction together with its `schema_migrations` row, so a failed
+//! migration leaves the database as it was. A database that has a version newer than this
+//! build knows is refused rather than used.
+//!
+//! The SQL is portable to PostgreSQL: `TEXT` and `BIGINT` columns only, times as unix
+//! milliseconds, flags as 0/1.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::sqlite::SqlitePool;
+use sqlx::Row;
+
+use crate::StateError;
+
+/// One step of the schema.
+pub(crate) struct Migration {
+    /// Strictly increasing, never reused.
+    pub version: i64,
+    /// A short name, for messages and `schema_migrations`.
+    pub name: &'static str,
+    /// One or more statements, separated by `;`.
+    pub sql: &'static str,
+}
+
+/// A migration recorded in `schema_migrations`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedMigration {
+    /// The migration's version.
+    pub version: i64,
+    /// The migration's name.
+    pub name: String,
+    /// When it was applied, unix milliseconds.
+    pub applied_at_ms: i64,
+}
+
+/// Every migration, oldest first.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: INITIAL,
+}];
+
+const INITIAL: &str = "
+CREATE TABLE enrollment_tokens (
+    id            TEXT PRIMARY KEY,
+    label         TEXT NOT NULL,
+    secret_lookup TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL UNIQUE,
+    created_ms    BIGINT NOT NULL,
+    expires_ms    BIGINT,
+    max_uses      BIGINT,
+    uses          BIGINT NOT NULL DEFAULT 0,
+    revoked       BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX enrollment_tokens_secret_lookup ON enrollment_tokens (secret_lookup);
+
+CREATE TABLE devices (
+    id                  TEXT PRIMARY KEY,
+    name                TEXT NOT NULL,
+    enrolled_ms         BIGINT NOT NULL,
+    enrollment_token_id TEXT REFERENCES enrollment_tokens (id),
+    cert_serial         TEXT NOT NULL,
+    cert_fingerprint    TEXT NOT NULL,
+    cert_not_after_ms   BIGINT NOT NULL,
+    revoked_ms          BIGINT,
+    last_seen_ms        BIGINT,
+    health              TEXT,
+    agent_version       TEXT,
+    os_platform         TEXT,
+    os_version          TEXT,
+    kernel              TEXT,
+    ip                  TEXT,
+    sensor_mode         TEXT,
+    health_detail       TEXT,
+    events_received     BIGINT NOT NULL DEFAULT 0,
+    events_dropped      BIGINT NOT NULL DEFAULT 0
+);
+
+CREATE TABLE api_tokens (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    role          TEXT NOT NULL,
+    secret_lookup TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL UNIQUE,
+    created_ms    BIGINT NOT NULL,
+    revoked_ms    BIGINT
+);
+CREATE INDEX api_tokens_secret_lookup ON api_tokens (secret_lookup);
+
+CREATE TABLE users (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    role       TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+";
+
+const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    BIGINT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at BIGINT NOT NULL
+)";
+const SELECT_APPLIED: &str =
+    "SELECT version, name, applied_at FROM schema_migrations ORDER BY version";
+const SELECT_ONE: &str = "SELECT version FROM schema_migrations WHERE version = $1";
+const INSERT_APPLIED: &str =
+    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
+
+/// Apply the pending migrations of `migrations`; returns the versions applied now.
+pub(crate) async fn run(
+    pool: &SqlitePool,
+    migrations: &[Migration],
+) -> Result<Vec<i64>, StateError> {
+    debug_assert!(migrations.windows(2).all(|w| w[0].version < w[1].version));
+    sqlx::query(CREATE_SCHEMA_MIGRATIONS)
+        .execute(pool)
+        .await
+        .map_err(StateError::db("create the schema_migrations table"))?;
+    let done: Vec<i64> = applied(pool).await?.iter().map(|m| m.version).collect();
+    let known = migrations.last().map_or(0, |m| m.version);
+    if let Some(&found) = done.iter().max().filter(|&&v| v > known) {
+        return Err(StateError::SchemaTooNew { found, known });
+    }
+    let mut now_applied = Vec::new();
+    for m in migrations.iter().filter(|m| !done.contains(&m.version)) {
+        let failed = |source| StateError::Migration {
+            version: m.version,
+            name: m.name,
+            source,
+        };
+        let mut tx = pool.begin().await.map_err(failed)?;
+        // Another process may have applied it since we looked.
+        let present = sqlx::query(SELECT_ONE)
+            .bind(m.version)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed)?;
+        if present.is_some() {
+            continue;
+        }
+        sqlx::raw_sql(m.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        sqlx::query(INSERT_APPLIED)
+            .bind(m.version)
+            .bind(m.name)
+            .bind(wall_clock_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        now_applied.push(m.version);
+    }
+    Ok(now_applied)
+}
+
+/// The rows of `schema_migrations`, oldest first.
+pub(crate) async fn applied(pool: &SqlitePool) -> Result<Vec<AppliedMigration>, StateError> {
+    let rows = sqlx::query(SELECT_APPLIED)
+        .fetch_all(pool)
+        .await
+        .map_err(StateError::db("read schema_migrations"))?;
+    rows.iter()
+        .map(|row| {
+            Ok(AppliedMigration {
+                version: row.try_get("version")?,
+                name: row.try_get("name")?,
+                applied_at_ms: row.try_get("applied_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StateError::db("read schema_migrations"))
+}
+
+fn wall_clock_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    use super::*;
+
+    async fn memory_pool() -> SqlitePool {
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap()
+    }
+
+    async fn tables(pool: &SqlitePool) -> Vec<String> {
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn applies_pending_migrations_once() {
+        let pool = memory_pool().await;
+        assert_eq!(run(&pool, MIGRATIONS).await.unwrap(), vec![1]);
+        assert_eq!(run(&pool, MIGRATIONS).await.unwrap(), Vec::<i64>::new());
+        let more = [
+            Migration {
+                version: 1,
+                name: "initial",
+                sql: INITIAL,
+            },
+            Migration {
+                version: 2,
+                name: "notes",
+                sql: "CREATE TABLE notes (id TEXT PRIMARY KEY)",
+            },
+        ];
+        assert_eq!(run(&pool, &more).await.unwrap(), vec![2]);
+        assert!(tables(&pool).await.contains(&"notes".to_string()));
+    }
+
+    #[tokio::test]
+    async fn failed_migration_is_rolled_back_whole() {
+        let pool = memory_pool().await;
+        run(&pool, MIGRATIONS).await.unwrap();
+        let broken = [
+            Migration {
+                version: 1,
+                name: "initial",
+                sql: INITIAL,
+            },
+            Migration {
+                version: 2,
+                name: "half",
+                sql: "CREATE TABLE half (id TEXT); CREATE TABLE oops (",
+            },
+        ];
+        let err = run(&pool, &broken).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("state database migration 2 (half) failed"),
+            "{err}"
+        );
+        assert!(!tables(&pool).await.contains(&"half".to_string()));
+        let versions: Vec<i64> = applied(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.version)
+            .collect();
+        assert_eq!(versions, vec![1]);
+    }
+
+    #[tokio::test]
+    async fn newer_database_is_refused() {
+        let pool = memory_pool().await;
+        run(&pool, MIGRATIONS).await.unwrap();
+        sqlx::query(INSERT_APPLIED)
+            .bind(99_i64)
+            .bind("future")
+            .bind(0_i64)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let err = run(&pool, MIGRATIONS).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StateError::SchemaTooNew {
+                    found: 99,
+                    known: 1
+                }
+            ),
+            "{err}"
+        );
+    }
+}
