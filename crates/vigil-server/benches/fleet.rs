@@ -337,7 +337,8 @@ fn row_json(r: &vigil_schema::Row) -> String {
 
 /// ClickHouse 18.16 (Debian's package) bulk-inserting the same rows, as a reference ratio.
 fn clickhouse_reference(rows: &[vigil_schema::Row], vigil_rate: f64) {
-    let Ok(bin) = which("clickhouse") else {
+    let (Ok(server_bin), Ok(client_bin)) = (which("clickhouse-server"), which("clickhouse-client"))
+    else {
         println!("reference: ClickHouse is not installed (apt-get install clickhouse-server clickhouse-client); skipped");
         return;
     };
@@ -356,8 +357,8 @@ fn clickhouse_reference(rows: &[vigil_schema::Row], vigil_rate: f64) {
         "<yandex><profiles><default></default></profiles><users><default><password></password><networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota></default></users><quotas><default></default></quotas></yandex>",
     )
     .unwrap();
-    let mut ch = match Command::new(&bin)
-        .args(["server", "--config-file"])
+    let mut ch = match Command::new(&server_bin)
+        .arg("--config-file")
         .arg(dir.path().join("config.xml"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -371,8 +372,14 @@ fn clickhouse_reference(rows: &[vigil_schema::Row], vigil_rate: f64) {
     };
     let client = |q: &str, input: Option<&[u8]>| -> Result<String, String> {
         use std::io::Write;
-        let mut c = Command::new(&bin)
-            .args(["client", "--port", &port.to_string(), "--query", q])
+        let mut c = Command::new(&client_bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--input_format_skip_unknown_fields=1",
+                "--query",
+                q,
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::{new_null_array, Array, ArrayRef, AsArray, RecordBatch};
-use arrow::compute::{concat_batches, interleave_record_batch, sort_to_indices, take_record_batch};
+use arrow::compute::interleave;
 use arrow::datatypes::{SchemaRef, TimestampNanosecondType};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
@@ -156,35 +156,94 @@ fn ts_values(batch: &RecordBatch, ts_index: usize) -> &[i64] {
         .values()
 }
 
-/// Sort hot rows by `Timestamp` and split them by day: `(day, rows of that day)`.
-pub(crate) fn sort_and_split(
+/// Rows per chunk when gathering sorted rows.
+const GATHER_ROWS: usize = 64 * 1024;
+
+/// Rows of `batches` picked by `(batch, row)` indices, as one batch. Columns that are null in
+/// every input are made as null arrays without looking at the indices (most columns of a
+/// table are empty for most rows).
+pub(crate) fn gather(
     schema: &SchemaRef,
-    batches: &[RecordBatch],
-    ts_index: usize,
-) -> Result<Vec<(i64, RecordBatch)>, StoreError> {
-    let arrow_err = |action| move |source| StoreError::Arrow { action, source };
-    let all = concat_batches(schema, batches).map_err(arrow_err("concatenate hot rows"))?;
-    if all.num_rows() == 0 {
-        return Ok(Vec::new());
-    }
-    let sorted = if ts_values(&all, ts_index).is_sorted() {
-        all
-    } else {
-        let idx = sort_to_indices(all.column(ts_index), None, None)
-            .map_err(arrow_err("sort hot rows"))?;
-        take_record_batch(&all, &idx).map_err(arrow_err("sort hot rows"))?
+    batches: &[&RecordBatch],
+    indices: &[(usize, usize)],
+) -> Result<RecordBatch, StoreError> {
+    let arrow_err = |source| StoreError::Arrow {
+        action: "gather rows",
+        source,
     };
-    let ts = ts_values(&sorted, ts_index);
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < ts.len() {
-        let day = day_of(ts[start]);
-        let next = (day + 1).saturating_mul(NANOS_PER_DAY);
-        let end = start + ts[start..].partition_point(|&t| t < next);
-        out.push((day, sorted.slice(start, end - start)));
-        start = end;
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for (c, field) in schema.fields().iter().enumerate() {
+        let all_null = batches
+            .iter()
+            .all(|b| b.column(c).null_count() == b.num_rows());
+        if all_null {
+            columns.push(new_null_array(field.data_type(), indices.len()));
+            continue;
+        }
+        let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+        columns.push(interleave(&arrays, indices).map_err(arrow_err)?);
     }
-    Ok(out)
+    RecordBatch::try_new(schema.clone(), columns).map_err(arrow_err)
+}
+
+/// Hot rows ordered by `Timestamp` and split by UTC day, without copying them until a chunk
+/// is asked for.
+pub(crate) struct SortedRows<'a> {
+    schema: SchemaRef,
+    batches: Vec<&'a RecordBatch>,
+    /// (timestamp, batch, row), sorted.
+    keys: Vec<(i64, u32, u32)>,
+    /// (day, start, end) ranges of `keys`.
+    days: Vec<(i64, usize, usize)>,
+}
+
+impl<'a> SortedRows<'a> {
+    pub fn new(schema: &SchemaRef, batches: &'a [RecordBatch], ts_index: usize) -> Self {
+        let mut keys = Vec::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
+        for (b, batch) in batches.iter().enumerate() {
+            for (r, &t) in ts_values(batch, ts_index).iter().enumerate() {
+                keys.push((t, b as u32, r as u32));
+            }
+        }
+        // Agents send in time order, so this is usually a merge of sorted runs.
+        keys.sort();
+        let mut days = Vec::new();
+        let mut start = 0;
+        while start < keys.len() {
+            let day = day_of(keys[start].0);
+            let next = (day + 1).saturating_mul(NANOS_PER_DAY);
+            let end = start + keys[start..].partition_point(|k| k.0 < next);
+            days.push((day, start, end));
+            start = end;
+        }
+        SortedRows {
+            schema: schema.clone(),
+            batches: batches.iter().collect(),
+            keys,
+            days,
+        }
+    }
+
+    /// `(day, first key, end key)` per day present, in order.
+    pub fn days(&self) -> &[(i64, usize, usize)] {
+        &self.days
+    }
+
+    /// The rows of keys `start..end`, in chunks.
+    pub fn chunks(
+        &self,
+        start: usize,
+        end: usize,
+    ) -> impl Iterator<Item = Result<RecordBatch, StoreError>> + '_ {
+        (start..end).step_by(GATHER_ROWS).map(move |s| {
+            let e = (s + GATHER_ROWS).min(end);
+            let indices: Vec<(usize, usize)> = self.keys[s..e]
+                .iter()
+                .map(|&(_, b, r)| (b as usize, r as usize))
+                .collect();
+            gather(&self.schema, &self.batches, &indices)
+        })
+    }
 }
 
 /// Make `batch` fit `schema`: columns by name, missing ones null (files written by an older
@@ -328,7 +387,7 @@ pub(crate) fn merge_files(
     for p in inputs {
         readers.push(read_file(p, schema)?);
     }
-    let merged = KMerge::new(readers, ts_index)?;
+    let merged = KMerge::new(schema, readers, ts_index)?;
     write_file(dir, name, schema, ts_index, merged)
 }
 
@@ -344,6 +403,7 @@ struct Cursor {
 /// the smallest head, every row up to the next stream's head, so inputs that do not overlap
 /// in time are copied in whole batches.
 struct KMerge {
+    schema: SchemaRef,
     cursors: Vec<Cursor>,
     slots: Vec<RecordBatch>,
     heap: BinaryHeap<Reverse<(i64, usize)>>,
@@ -352,11 +412,12 @@ struct KMerge {
 }
 
 impl KMerge {
-    fn new<I>(readers: Vec<I>, ts_index: usize) -> Result<KMerge, StoreError>
+    fn new<I>(schema: &SchemaRef, readers: Vec<I>, ts_index: usize) -> Result<KMerge, StoreError>
     where
         I: Iterator<Item = Result<RecordBatch, StoreError>> + 'static,
     {
         let mut m = KMerge {
+            schema: schema.clone(),
             cursors: Vec::new(),
             slots: Vec::new(),
             heap: BinaryHeap::new(),
@@ -410,10 +471,7 @@ impl KMerge {
             return Ok(None);
         }
         let refs: Vec<&RecordBatch> = self.slots.iter().collect();
-        let out = interleave_record_batch(&refs, &indices).map_err(|source| StoreError::Arrow {
-            action: "merge parquet files",
-            source,
-        })?;
+        let out = gather(&self.schema, &refs, &indices)?;
         // Keep only the batches the cursors still read from.
         let mut kept = Vec::with_capacity(self.cursors.len());
         for cur in &mut self.cursors {
@@ -492,11 +550,22 @@ mod tests {
     fn hot_rows_are_sorted_and_split_by_day() {
         let schema = arrow_schema(Table::DeviceProcessEvents);
         let d = NANOS_PER_DAY;
-        let parts = sort_and_split(&schema, &[batch(&[d + 5, 3, d + 1]), batch(&[1])], 0).unwrap();
-        let days: Vec<i64> = parts.iter().map(|(day, _)| *day).collect();
+        let input = [batch(&[d + 5, 3, d + 1]), batch(&[1])];
+        let sorted = SortedRows::new(&schema, &input, 0);
+        let days: Vec<i64> = sorted.days().iter().map(|(day, _, _)| *day).collect();
         assert_eq!(days, vec![0, 1]);
-        assert_eq!(timestamps(&[parts[0].1.clone()]), vec![1, 3]);
-        assert_eq!(timestamps(&[parts[1].1.clone()]), vec![d + 1, d + 5]);
+        let day = |i: usize| {
+            let (_, s, e) = sorted.days()[i];
+            let chunks: Vec<RecordBatch> = sorted.chunks(s, e).collect::<Result<_, _>>().unwrap();
+            timestamps(&chunks)
+        };
+        assert_eq!(day(0), vec![1, 3]);
+        assert_eq!(day(1), vec![d + 1, d + 5]);
+        // Columns nobody filled stay null; filled ones are carried.
+        let (_, s, e) = sorted.days()[0];
+        let b = sorted.chunks(s, e).next().unwrap().unwrap();
+        assert_eq!(b.column_by_name("FileName").unwrap().null_count(), 2);
+        assert_eq!(b.column_by_name("ActionType").unwrap().null_count(), 0);
     }
 
     #[test]

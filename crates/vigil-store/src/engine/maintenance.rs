@@ -8,6 +8,19 @@ const SMALL_FILE_ROWS: u64 = 1_000_000;
 /// Compaction merges a (table, day) once it has this many small files.
 const COMPACT_MIN_FILES: usize = 4;
 
+/// How the manifest lists a live file.
+fn record(f: &FileEntry) -> FileRecord {
+    FileRecord {
+        table: f.table,
+        day: f.day,
+        name: f.name.clone(),
+        rows: f.rows,
+        bytes: f.bytes,
+        min_ts: f.min_ts,
+        max_ts: f.max_ts,
+    }
+}
+
 impl Inner {
     /// The state file for the current view, with `ranges`.
     fn state_of(
@@ -20,18 +33,7 @@ impl Inner {
         State {
             next_file_id: maint.next_file_id,
             last_flush,
-            files: view
-                .all_files()
-                .map(|f| FileRecord {
-                    table: f.table,
-                    day: f.day,
-                    name: f.name.clone(),
-                    rows: f.rows,
-                    bytes: f.bytes,
-                    min_ts: f.min_ts,
-                    max_ts: f.max_ts,
-                })
-                .collect(),
+            files: view.all_files().map(|f| record(f)).collect(),
             ranges,
         }
     }
@@ -90,17 +92,13 @@ impl Inner {
         let result = (|| {
             for (table, batches) in &work {
                 let (table, schema, ts) = (*table, schema_of(*table), ts_index(*table));
-                let t0 = std::time::Instant::now();
-                let parts = partition::sort_and_split(schema, batches, ts)?;
-                eprintln!("PROFILE sort {:?}", t0.elapsed());
-                for (day, part) in parts {
-                    let t1 = std::time::Instant::now();
+                let sorted = partition::SortedRows::new(schema, batches, ts);
+                for &(day, start, end) in sorted.days() {
                     let name = file_name(maint.next_file_id);
                     maint.next_file_id += 1;
                     let dir = day_dir(&self.tables_dir, table, day);
                     let w =
-                        partition::write_file(&dir, &name, schema, ts, std::iter::once(Ok(part)))?;
-                    eprintln!("PROFILE write {} rows {:?}", w.rows, t1.elapsed());
+                        partition::write_file(&dir, &name, schema, ts, sorted.chunks(start, end))?;
                     written.push(Arc::new(FileEntry::new(
                         &self.tables_dir,
                         table,
@@ -115,15 +113,7 @@ impl Inner {
             }
             let mut state =
                 self.state_of(&maint, &read(&self.shared.view), ranges.clone(), Some(now));
-            state.files.extend(written.iter().map(|f| FileRecord {
-                table: f.table,
-                day: f.day,
-                name: f.name.clone(),
-                rows: f.rows,
-                bytes: f.bytes,
-                min_ts: f.min_ts,
-                max_ts: f.max_ts,
-            }));
+            state.files.extend(written.iter().map(|f| record(f)));
             state::save(&self.opts.dir, &state)
         })();
         if let Err(e) = result {
