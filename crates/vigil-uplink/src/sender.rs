@@ -79,7 +79,6 @@ struct Shared {
     /// Events the spool dropped (bound hit) or the server refused for good, not yet reported.
     dropped: AtomicU64,
     stop: AtomicBool,
-    stop_notify: Notify,
 }
 
 /// A running uplink.
@@ -101,7 +100,6 @@ impl Uplink {
             stats: Mutex::new(UplinkStats::default()),
             dropped: AtomicU64::new(0),
             stop: AtomicBool::new(false),
-            stop_notify: Notify::new(),
         });
         let endpoint = endpoint(
             &enrollment.server,
@@ -179,7 +177,6 @@ impl Uplink {
                 std::thread::sleep(Duration::from_millis(20));
             }
             self.shared.stop.store(true, Ordering::Relaxed);
-            self.shared.stop_notify.notify_waiters();
             let _ = t.join();
         }
     }
@@ -188,7 +185,6 @@ impl Uplink {
 impl Drop for Uplink {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
-        self.shared.stop_notify.notify_waiters();
     }
 }
 
@@ -258,19 +254,11 @@ impl Task {
         // The batcher ends when the agent drops its sender; then give the sender until stop.
         let _ = batcher.await;
         me.kick.notify_one();
-        if !me.shared.stop.load(Ordering::Relaxed) {
-            let drained = async {
-                loop {
-                    if me.lock_spool().stats().pending_events == 0 {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            };
-            tokio::select! {
-                _ = drained => {}
-                _ = me.shared.stop_notify.notified() => {}
-            }
+        // Deliver what is spooled until it is all acknowledged or `shutdown`'s grace ends.
+        // (Polling the flag, not a notification: a stop that comes first is never missed.)
+        while !me.shared.stop.load(Ordering::Relaxed) && me.lock_spool().stats().pending_events > 0
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         sender.abort();
         heartbeat.abort();
@@ -516,5 +504,49 @@ fn decode_spooled(b: SpoolBatch) -> EventBatch {
         compression,
         payload,
         raw_size,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vigil_schema::{Col, Table, Timestamp};
+
+    use super::*;
+
+    /// An enrolment with real certificates for a server that is not there.
+    fn unreachable_enrollment() -> Enrollment {
+        let ca = vigil_pki::Ca::create("Test").unwrap();
+        let (key_pem, csr) = vigil_pki::device_key_and_csr("dev-1").unwrap();
+        let cert = ca.sign_device_csr(&csr, "dev-1", 1).unwrap();
+        Enrollment {
+            server: "127.0.0.1:1".into(),
+            device_id: "dev-1".into(),
+            not_after_unix: cert.not_after_unix,
+            ca_pem: ca.cert_pem().to_string(),
+            cert_pem: cert.cert_pem,
+            key_pem,
+        }
+    }
+
+    #[test]
+    fn shutdown_with_the_server_down_spools_everything_and_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = UplinkOptions::new(SpoolOptions::new(dir.path().join("spool")));
+        opts.batch_max_delay = Duration::from_millis(10);
+        let up = Uplink::start(unreachable_enrollment(), opts.clone()).unwrap();
+        let rows: Vec<Row> = (0..250)
+            .map(|i| {
+                let mut r = Row::event(Table::DeviceFileEvents, "FileCreated", Timestamp(i));
+                r.put(Col::FolderPath, format!("/tmp/{i}"));
+                r
+            })
+            .collect();
+        up.send(rows);
+        let t = Instant::now();
+        up.shutdown(Duration::from_millis(300));
+        assert!(t.elapsed() < Duration::from_secs(10), "shutdown hung");
+        // Nothing was acknowledged, so the next run finds all of it in the spool.
+        let spool = Spool::open(opts.spool).unwrap();
+        assert_eq!(spool.stats().pending_events, 250);
     }
 }
