@@ -1,6 +1,7 @@
 //! Event batches on the wire: rows encoded with `vigil_schema::wire`, compressed with zstd.
 
-use vigil_schema::{wire, Row};
+use vigil_schema::wire::{self, WireEvents};
+use vigil_schema::Row;
 
 use crate::pb::{Compression, EventBatch};
 
@@ -65,6 +66,12 @@ pub fn encode_batch(boot_id: &str, first_seq: u64, rows: &[Row], level: i32) -> 
 
 /// Check and decode a batch; nothing is allocated beyond `limits` before the checks pass.
 pub fn decode_batch(batch: &EventBatch, limits: Limits) -> Result<Vec<Row>, BatchError> {
+    Ok(split_batch(batch, limits)?.decode_rows()?)
+}
+
+/// Check a batch, decompress it and split it into its events, without decoding them (the
+/// store checks each event as it decodes it into columns).
+pub fn split_batch(batch: &EventBatch, limits: Limits) -> Result<WireEvents, BatchError> {
     if batch.boot_id.is_empty() {
         return Err(BatchError::NoBootId);
     }
@@ -101,14 +108,14 @@ pub fn decode_batch(batch: &EventBatch, limits: Limits) -> Result<Vec<Row>, Batc
             found: raw.len(),
         });
     }
-    let rows = wire::decode_batch(&raw, batch.count as usize)?;
-    if rows.len() != batch.count as usize {
+    let events = WireEvents::split(raw, batch.count as usize)?;
+    if events.len() != batch.count as usize {
         return Err(BatchError::CountMismatch {
             declared: batch.count,
-            found: rows.len(),
+            found: events.len(),
         });
     }
-    Ok(rows)
+    Ok(events)
 }
 
 #[cfg(test)]

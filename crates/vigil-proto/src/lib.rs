@@ -13,4 +13,4 @@ pub mod pb {
     tonic::include_proto!("vigil.agent");
 }
 
-pub use codec::{decode_batch, encode_batch, BatchError, Limits};
+pub use codec::{decode_batch, encode_batch, split_batch, BatchError, Limits};

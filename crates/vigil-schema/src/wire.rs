@@ -240,8 +240,45 @@ fn expected_wire(ty: ColumnType) -> u8 {
     }
 }
 
-fn decode_table_message(table: Table, r: &mut Reader<'_>, index: usize) -> Result<Row, WireError> {
-    let mut row = Row::new(table);
+/// One decoded cell, borrowing text from the input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CellRef<'a> {
+    String(&'a str),
+    Dynamic(Dynamic),
+    Long(i64),
+    Int(i32),
+    Bool(bool),
+    DateTime(Timestamp),
+}
+
+impl From<CellRef<'_>> for Value {
+    fn from(c: CellRef<'_>) -> Value {
+        match c {
+            CellRef::String(s) => Value::String(s.to_string()),
+            CellRef::Dynamic(d) => Value::Dynamic(d),
+            CellRef::Long(n) => Value::Long(n),
+            CellRef::Int(n) => Value::Int(n),
+            CellRef::Bool(b) => Value::Bool(b),
+            CellRef::DateTime(t) => Value::DateTime(t),
+        }
+    }
+}
+
+/// Receives the cells of one event as they are decoded: `table` starts a table message (a
+/// later one replaces an earlier one, as protobuf's `oneof` does), then `cell` per column
+/// present (a repeated column: the last one wins). Values match their column's type.
+pub trait CellSink<'a> {
+    fn table(&mut self, table: Table);
+    fn cell(&mut self, col: Col, value: CellRef<'a>);
+}
+
+fn visit_table_message<'a>(
+    table: Table,
+    r: &mut Reader<'a>,
+    index: usize,
+    sink: &mut impl CellSink<'a>,
+) -> Result<(), WireError> {
+    sink.table(table);
     while !r.done() {
         let key = r.varint()?;
         let (field, wire) = (key >> 3, (key & 7) as u8);
@@ -265,11 +302,10 @@ fn decode_table_message(table: Table, r: &mut Reader<'_>, index: usize) -> Resul
         let value = match col.ty() {
             ColumnType::String => {
                 let b = r.bytes()?;
-                let s = std::str::from_utf8(b).map_err(|_| WireError::Utf8 {
+                CellRef::String(std::str::from_utf8(b).map_err(|_| WireError::Utf8 {
                     index,
                     column: col.name(),
-                })?;
-                Value::String(s.to_string())
+                })?)
             }
             ColumnType::Dynamic => {
                 let b = r.bytes()?;
@@ -277,40 +313,43 @@ fn decode_table_message(table: Table, r: &mut Reader<'_>, index: usize) -> Resul
                     index,
                     column: col.name(),
                 })?;
-                let d = Dynamic::parse_json(s).map_err(|reason| WireError::Json {
+                CellRef::Dynamic(Dynamic::parse_json(s).map_err(|reason| WireError::Json {
                     index,
                     column: col.name(),
                     reason,
-                })?;
-                Value::Dynamic(d)
+                })?)
             }
-            ColumnType::Long => Value::Long(unzigzag(r.varint()?)),
-            ColumnType::DateTime => Value::DateTime(Timestamp(unzigzag(r.varint()?))),
+            ColumnType::Long => CellRef::Long(unzigzag(r.varint()?)),
+            ColumnType::DateTime => CellRef::DateTime(Timestamp(unzigzag(r.varint()?))),
             ColumnType::Int => {
                 let v = unzigzag(r.varint()?);
-                Value::Int(i32::try_from(v).map_err(|_| WireError::Range {
+                CellRef::Int(i32::try_from(v).map_err(|_| WireError::Range {
                     index,
                     column: col.name(),
                     value: v,
                 })?)
             }
-            ColumnType::Bool => Value::Bool(r.varint()? != 0),
+            ColumnType::Bool => CellRef::Bool(r.varint()? != 0),
         };
-        // The value's type was chosen from the column's, so this cannot mismatch.
-        row.put(col, value);
+        sink.cell(col, value);
     }
-    Ok(row)
+    Ok(())
 }
 
-/// Decode one `Event` message (without its length prefix). `index` names it in errors.
-pub fn decode_event(buf: &[u8], index: usize) -> Result<Row, WireError> {
+/// Decode one `Event` message (without its length prefix) into `sink`; returns its table.
+/// `index` names the event in errors.
+pub fn visit_event<'a>(
+    buf: &'a [u8],
+    index: usize,
+    sink: &mut impl CellSink<'a>,
+) -> Result<Table, WireError> {
     let mut r = Reader {
         buf,
         pos: 0,
         base: 0,
         index,
     };
-    let mut row = None;
+    let mut last = None;
     while !r.done() {
         let key = r.varint()?;
         let (field, wire) = (key >> 3, (key & 7) as u8);
@@ -335,43 +374,140 @@ pub fn decode_event(buf: &[u8], index: usize) -> Result<Row, WireError> {
             base: base + varint_len(inner.len() as u64),
             index,
         };
-        // As in protobuf, the last member of a oneof wins.
-        row = Some(decode_table_message(table, &mut ir, index)?);
+        visit_table_message(table, &mut ir, index, sink)?;
+        last = Some(table);
     }
-    row.ok_or(WireError::Malformed {
+    last.ok_or(WireError::Malformed {
         index,
         reason: "empty event",
     })
 }
 
-/// Decode a batch of length-prefixed events; more than `max_events` is an error.
-pub fn decode_batch(buf: &[u8], max_events: usize) -> Result<Vec<Row>, WireError> {
-    let mut rows = Vec::new();
+/// The table of an event, read from its first field without decoding the rest (`None` when
+/// the event does not start with a known table).
+pub fn peek_table(event: &[u8]) -> Option<Table> {
     let mut r = Reader {
-        buf,
+        buf: event,
         pos: 0,
         base: 0,
         index: 0,
     };
-    while !r.done() {
-        if rows.len() == max_events {
-            return Err(WireError::TooMany { max: max_events });
-        }
-        r.index = rows.len();
-        let start = r.pos;
-        let len = r.varint()?;
-        if len as usize > MAX_EVENT_BYTES {
-            return Err(WireError::TooLarge {
-                index: rows.len(),
-                size: len as usize,
-                max: MAX_EVENT_BYTES,
-            });
-        }
-        r.pos = start;
-        let event = r.bytes()?;
-        rows.push(decode_event(event, rows.len())?);
+    let key = r.varint().ok()?;
+    u16::try_from(key >> 3).ok().and_then(Table::from_id)
+}
+
+struct RowSink(Option<Row>);
+
+impl<'a> CellSink<'a> for RowSink {
+    fn table(&mut self, table: Table) {
+        self.0 = Some(Row::new(table));
     }
-    Ok(rows)
+    fn cell(&mut self, col: Col, value: CellRef<'a>) {
+        if let Some(row) = &mut self.0 {
+            // The value's type was chosen from the column's, so this cannot mismatch.
+            row.put(col, Value::from(value));
+        }
+    }
+}
+
+/// Decode one `Event` message (without its length prefix). `index` names it in errors.
+pub fn decode_event(buf: &[u8], index: usize) -> Result<Row, WireError> {
+    let mut sink = RowSink(None);
+    visit_event(buf, index, &mut sink)?;
+    sink.0.ok_or(WireError::Malformed {
+        index,
+        reason: "empty event",
+    })
+}
+
+/// A batch of length-delimited events with the offset of each, so that runs of events can be
+/// sliced out (for the write-ahead log) or decoded one by one, without decoding them all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireEvents {
+    bytes: Vec<u8>,
+    /// `offsets[i]..offsets[i + 1]` is event `i` with its length prefix; `len() + 1` entries.
+    offsets: Vec<usize>,
+    /// Where each event's message starts, after its length prefix.
+    bodies: Vec<usize>,
+}
+
+impl WireEvents {
+    /// Split `bytes` into events, checking only the framing (lengths); at most `max_events`.
+    pub fn split(bytes: Vec<u8>, max_events: usize) -> Result<WireEvents, WireError> {
+        let mut offsets = vec![0];
+        let mut bodies = Vec::new();
+        let mut r = Reader {
+            buf: &bytes,
+            pos: 0,
+            base: 0,
+            index: 0,
+        };
+        while !r.done() {
+            if bodies.len() == max_events {
+                return Err(WireError::TooMany { max: max_events });
+            }
+            r.index = bodies.len();
+            let start = r.pos;
+            let len = r.varint()?;
+            if len as usize > MAX_EVENT_BYTES {
+                return Err(WireError::TooLarge {
+                    index: bodies.len(),
+                    size: len as usize,
+                    max: MAX_EVENT_BYTES,
+                });
+            }
+            r.pos = start;
+            let event = r.bytes()?;
+            bodies.push(r.pos - event.len());
+            offsets.push(r.pos);
+        }
+        Ok(WireEvents {
+            bytes,
+            offsets,
+            bodies,
+        })
+    }
+
+    /// Encode `rows`.
+    pub fn from_rows(rows: &[Row]) -> WireEvents {
+        WireEvents::split(encode_batch(rows), usize::MAX)
+            .expect("an encoded batch has valid framing")
+    }
+
+    pub fn len(&self) -> usize {
+        self.bodies.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bodies.is_empty()
+    }
+
+    /// Event `i`'s message, without its length prefix.
+    pub fn event(&self, i: usize) -> &[u8] {
+        &self.bytes[self.bodies[i]..self.offsets[i + 1]]
+    }
+
+    /// Events `range` as a length-delimited batch (what `encode_batch` would give for them).
+    pub fn delimited(&self, range: std::ops::Range<usize>) -> &[u8] {
+        &self.bytes[self.offsets[range.start]..self.offsets[range.end]]
+    }
+
+    /// The whole batch.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Decode every event into rows.
+    pub fn decode_rows(&self) -> Result<Vec<Row>, WireError> {
+        (0..self.len())
+            .map(|i| decode_event(self.event(i), i))
+            .collect()
+    }
+}
+
+/// Decode a batch of length-prefixed events; more than `max_events` is an error.
+pub fn decode_batch(buf: &[u8], max_events: usize) -> Result<Vec<Row>, WireError> {
+    WireEvents::split(buf.to_vec(), max_events)?.decode_rows()
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! [store]
 //! retention_days = 30                 # day partitions older than this are deleted (0 = keep)
 //! hot_max_rows = 500000               # rows per table kept in memory before a Parquet flush
+//! hot_max_mib = 256                   # memory of all in-memory rows before a Parquet flush
 //! hot_max_age_secs = 30               # age of the oldest in-memory row before a flush
 //!
 //! [ingest]
@@ -66,6 +67,7 @@ impl Default for ServerSection {
 pub struct StoreSection {
     pub retention_days: u32,
     pub hot_max_rows: usize,
+    pub hot_max_mib: usize,
     pub hot_max_age_secs: u64,
 }
 
@@ -74,6 +76,7 @@ impl Default for StoreSection {
         StoreSection {
             retention_days: 30,
             hot_max_rows: 500_000,
+            hot_max_mib: 256,
             hot_max_age_secs: 30,
         }
     }

@@ -12,9 +12,10 @@ use vigil_proto::pb::telemetry_server::Telemetry;
 use vigil_proto::pb::{
     BatchAck, EnrollRequest, EnrollResponse, EventBatch, HeartbeatRequest, HeartbeatResponse,
 };
-use vigil_schema::{Col, Row, Table};
+use vigil_schema::wire::{self, WireEvents};
+use vigil_schema::{Col, Table};
 use vigil_state::{DeviceAuthError, DeviceSeen, NewDevice, RedeemError};
-use vigil_store::IngestBatch;
+use vigil_store::{IngestBatch, StoreError};
 
 use crate::{now_ms, Ctx};
 
@@ -145,9 +146,13 @@ impl TelemetryService {
     }
 }
 
-/// Facts from `DeviceInfo` rows that the device list shows: platform, version, kernel.
-fn device_info(rows: &[Row]) -> Option<(String, String, String)> {
-    let info = rows.iter().rev().find(|r| r.table() == Table::DeviceInfo)?;
+/// Facts from the last `DeviceInfo` event that the device list shows: platform, version,
+/// kernel. Only that event is decoded here; the store decodes (and checks) them all.
+fn device_info(events: &WireEvents) -> Option<(String, String, String)> {
+    let last = (0..events.len())
+        .rev()
+        .find(|&i| wire::peek_table(events.event(i)) == Some(Table::DeviceInfo))?;
+    let info = wire::decode_event(events.event(last), last).ok()?;
     let s = |c| info.get_str(c).unwrap_or_default().to_string();
     let kernel = info
         .extra()
@@ -178,7 +183,7 @@ impl Telemetry for TelemetryService {
         let dev_id = device.id.clone();
         let started = Instant::now();
         let (outcome, info) = tokio::task::spawn_blocking(move || {
-            let mut rows = vigil_proto::decode_batch(&batch, limits).map_err(|e| {
+            let events = vigil_proto::split_batch(&batch, limits).map_err(|e| {
                 ctx.metrics
                     .batches_refused
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -187,21 +192,24 @@ impl Telemetry for TelemetryService {
                     batch.boot_id, batch.first_seq
                 ))
             })?;
-            // The certificate says who sent the rows, whatever the rows claim.
-            for row in &mut rows {
-                row.put(Col::DeviceId, dev_id.as_str());
-            }
-            let info = device_info(&rows);
+            let info = device_info(&events);
+            // The store gives every row the certificate's DeviceId, whatever the rows claim.
             let outcome = ctx
                 .store
                 .append(IngestBatch {
                     device_id: dev_id,
                     boot_id: batch.boot_id,
                     first_seq: batch.first_seq,
-                    rows,
+                    events,
                 })
-                .map_err(|e| {
-                    Status::unavailable(format!("the server cannot store the batch now: {e}"))
+                .map_err(|e| match e {
+                    StoreError::InvalidBatch { .. } => {
+                        ctx.metrics
+                            .batches_refused
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        Status::invalid_argument(e.to_string())
+                    }
+                    e => Status::unavailable(format!("the server cannot store the batch now: {e}")),
                 })?;
             Ok::<_, Status>((outcome, info))
         })

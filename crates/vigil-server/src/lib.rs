@@ -87,6 +87,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
     let boot = bootstrap::bootstrap(&data_dir, &cfg.server.tls_names, &state).await?;
     let mut sopts = StoreOptions::new(data_dir.join("telemetry"));
     sopts.hot_max_rows = cfg.store.hot_max_rows;
+    sopts.hot_max_bytes = cfg.store.hot_max_mib.saturating_mul(1 << 20);
     sopts.hot_max_age = Duration::from_secs(cfg.store.hot_max_age_secs);
     sopts.retention_days = cfg.store.retention_days;
     let store = tokio::task::spawn_blocking(move || Store::open(sopts))

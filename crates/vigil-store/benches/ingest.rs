@@ -296,14 +296,11 @@ fn ingest(fleet: &Fleet, secs: u64) {
                         let batch: Vec<Row> = (0..BATCH as u64)
                             .map(|i| fleet.row(&mut rng, dev, seq + i, ts0 + i as i64))
                             .collect();
+                        let batch =
+                            IngestBatch::from_rows(&format!("dev-{dev}"), "boot", seq, &batch);
                         let t0 = Instant::now();
                         let out = store
-                            .append(IngestBatch {
-                                device_id: format!("dev-{dev}"),
-                                boot_id: "boot".into(),
-                                first_seq: seq,
-                                rows: batch,
-                            })
+                            .append(batch)
                             .expect("append");
                         a.push(t0.elapsed());
                         assert_eq!(out.stored, BATCH);
@@ -454,13 +451,13 @@ fn hunting(fleet: &Fleet, n: u64) {
         s.spawn(|| maintenance(&store, &stop, &flushes));
         let d = two_threads(batches, |k| {
             store
-                .append(IngestBatch {
-                    // 50 devices, one agent run each, sending in order.
-                    device_id: format!("dev-{}", k % 50),
-                    boot_id: "boot".into(),
-                    first_seq: k / 50 * BATCH as u64,
-                    rows: week_batch(fleet, k, n, day0),
-                })
+                // 50 devices, one agent run each, sending in order.
+                .append(IngestBatch::from_rows(
+                    &format!("dev-{}", k % 50),
+                    "boot",
+                    k / 50 * BATCH as u64,
+                    &week_batch(fleet, k, n, day0),
+                ))
                 .expect("append");
         });
         stop.store(true, Ordering::Relaxed);

@@ -6,6 +6,7 @@
 //! removes the batches after the last durable position. Many small durable batches are merged
 //! from time to time so that queries do not pay per-batch overhead.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -14,7 +15,11 @@ use arrow::array::{
 };
 use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
-use vigil_schema::{ColumnType, Row, Table, Timestamp, Value};
+use vigil_schema::arrow::arrow_schema;
+
+use crate::query::table_index;
+use vigil_schema::wire::{self, CellRef, CellSink};
+use vigil_schema::{Col, ColumnType, Table, Timestamp};
 
 /// Batches smaller than this are merged with their neighbours.
 pub(crate) const SMALL_BATCH_ROWS: usize = 512;
@@ -42,11 +47,14 @@ pub(crate) struct HotBatch {
 pub(crate) struct HotTable {
     pub batches: Vec<HotBatch>,
     pub rows: usize,
+    /// Memory held by the batches.
+    pub bytes: usize,
 }
 
 impl HotTable {
     pub fn push(&mut self, batch: HotBatch) {
         self.rows += batch.batch.num_rows();
+        self.bytes += batch.batch.get_array_memory_size();
         self.batches.push(batch);
     }
 
@@ -64,6 +72,11 @@ impl HotTable {
 
     fn recount(&mut self) {
         self.rows = self.batches.iter().map(|b| b.batch.num_rows()).sum();
+        self.bytes = self
+            .batches
+            .iter()
+            .map(|b| b.batch.get_array_memory_size())
+            .sum();
     }
 
     pub fn oldest_arrival(&self) -> Option<Timestamp> {
@@ -141,87 +154,180 @@ pub(crate) fn merge(schema: &SchemaRef, group: &[HotBatch]) -> Result<HotBatch, 
     })
 }
 
-/// The rows of one table as a record batch in the table's Arrow schema, with the smallest and
-/// largest `Timestamp`. Every row must belong to `table`; a cell whose value does not fit its
-/// column (which `Row` prevents) is stored as null.
-pub(crate) fn build_batch(
-    table: Table,
-    schema: &SchemaRef,
-    rows: &[&Row],
-) -> Result<(RecordBatch, i64, i64), ArrowError> {
-    let n = rows.len();
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(table.columns().len());
-    for (i, col) in table.columns().iter().enumerate() {
-        let cells = rows.iter().map(|r| &r.values()[i]);
-        let array: ArrayRef = match col.ty() {
-            ColumnType::String => {
-                let mut b = StringBuilder::with_capacity(n, n * 8);
-                for v in cells {
-                    b.append_option(v.as_str());
-                }
-                Arc::new(b.finish())
+/// Builds hot batches straight from wire-encoded events: cells go from the decoder into one
+/// Arrow builder per column, with no `Row` in between. `DeviceId` is the batch's (whatever the
+/// events claim) and every event must carry a `Timestamp`.
+pub(crate) struct HotBuilder<'a> {
+    device_id: &'a str,
+    tables: Vec<Option<TableBuilder>>,
+    /// The event being decoded: its table and its cells by column position.
+    current: Option<Table>,
+    cells: Vec<Option<CellRef<'a>>>,
+}
+
+struct TableBuilder {
+    columns: Vec<ColumnBuilder>,
+    min_ts: i64,
+    max_ts: i64,
+}
+
+enum ColumnBuilder {
+    String(StringBuilder),
+    Long(Int64Builder),
+    Int(Int32Builder),
+    Bool(BooleanBuilder),
+    DateTime(TimestampNanosecondBuilder),
+}
+
+impl ColumnBuilder {
+    fn new(ty: ColumnType) -> ColumnBuilder {
+        match ty {
+            ColumnType::String | ColumnType::Dynamic => {
+                ColumnBuilder::String(StringBuilder::with_capacity(1024, 16 * 1024))
             }
-            ColumnType::Dynamic => {
-                let mut b = StringBuilder::with_capacity(n, n * 8);
-                for v in cells {
-                    match v {
-                        Value::Dynamic(d) => b.append_value(d.to_json()),
-                        _ => b.append_null(),
-                    }
-                }
-                Arc::new(b.finish())
+            ColumnType::Long => ColumnBuilder::Long(Int64Builder::with_capacity(1024)),
+            ColumnType::Int => ColumnBuilder::Int(Int32Builder::with_capacity(1024)),
+            ColumnType::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(1024)),
+            ColumnType::DateTime => ColumnBuilder::DateTime(
+                TimestampNanosecondBuilder::with_capacity(1024).with_timezone("UTC"),
+            ),
+        }
+    }
+
+    /// Append `cell`, or a null for a missing cell (or one whose type does not fit, which the
+    /// decoder prevents).
+    fn append(&mut self, cell: Option<&CellRef<'_>>) {
+        match (self, cell) {
+            (ColumnBuilder::String(b), Some(CellRef::String(s))) => b.append_value(s),
+            (ColumnBuilder::String(b), Some(CellRef::Dynamic(d))) => {
+                // Canonical JSON written straight into the builder's buffer.
+                let _ = write!(b, "{d}");
+                b.append_value("");
             }
-            ColumnType::Long => {
-                let mut b = Int64Builder::with_capacity(n);
-                for v in cells {
-                    b.append_option(match v {
-                        Value::Long(x) => Some(*x),
-                        _ => None,
-                    });
-                }
-                Arc::new(b.finish())
-            }
-            ColumnType::Int => {
-                let mut b = Int32Builder::with_capacity(n);
-                for v in cells {
-                    b.append_option(match v {
-                        Value::Int(x) => Some(*x),
-                        _ => None,
-                    });
-                }
-                Arc::new(b.finish())
-            }
-            ColumnType::Bool => {
-                let mut b = BooleanBuilder::with_capacity(n);
-                for v in cells {
-                    b.append_option(match v {
-                        Value::Bool(x) => Some(*x),
-                        _ => None,
-                    });
-                }
-                Arc::new(b.finish())
-            }
-            ColumnType::DateTime => {
-                let mut b = TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC");
-                for v in cells {
-                    b.append_option(match v {
-                        Value::DateTime(t) => Some(t.nanos()),
-                        _ => None,
-                    });
-                }
-                Arc::new(b.finish())
-            }
+            (ColumnBuilder::String(b), _) => b.append_null(),
+            (ColumnBuilder::Long(b), c) => b.append_option(match c {
+                Some(CellRef::Long(x)) => Some(*x),
+                _ => None,
+            }),
+            (ColumnBuilder::Int(b), c) => b.append_option(match c {
+                Some(CellRef::Int(x)) => Some(*x),
+                _ => None,
+            }),
+            (ColumnBuilder::Bool(b), c) => b.append_option(match c {
+                Some(CellRef::Bool(x)) => Some(*x),
+                _ => None,
+            }),
+            (ColumnBuilder::DateTime(b), c) => b.append_option(match c {
+                Some(CellRef::DateTime(t)) => Some(t.nanos()),
+                _ => None,
+            }),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::String(b) => Arc::new(b.finish()),
+            ColumnBuilder::Long(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int(b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+            ColumnBuilder::DateTime(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+impl<'a> CellSink<'a> for HotBuilder<'a> {
+    fn table(&mut self, table: Table) {
+        self.current = Some(table);
+        self.cells.iter_mut().for_each(|c| *c = None);
+    }
+
+    fn cell(&mut self, col: Col, value: CellRef<'a>) {
+        if let Some(pos) = self.current.and_then(|t| t.position(col)) {
+            self.cells[pos] = Some(value);
+        }
+    }
+}
+
+impl<'a> HotBuilder<'a> {
+    pub fn new(device_id: &'a str) -> HotBuilder<'a> {
+        let widest = Table::ALL
+            .iter()
+            .map(|t| t.columns().len())
+            .max()
+            .unwrap_or(0);
+        HotBuilder {
+            device_id,
+            tables: (0..Table::ALL.len()).map(|_| None).collect(),
+            current: None,
+            cells: vec![None; widest],
+        }
+    }
+
+    /// Decode event `index` (a message without its length prefix) and append it.
+    pub fn add(&mut self, event: &'a [u8], index: usize) -> Result<(), String> {
+        let table = wire::visit_event(event, index, self).map_err(|e| e.to_string())?;
+        let ts_pos = table.position(Col::Timestamp);
+        let ts = match ts_pos.and_then(|p| self.cells[p].as_ref()) {
+            Some(CellRef::DateTime(t)) => t.nanos(),
+            _ => return Err(format!("row {index} ({}) has no Timestamp", table.name())),
         };
-        columns.push(array);
+        let slot = &mut self.tables[table_index(table)];
+        let tb = slot.get_or_insert_with(|| TableBuilder {
+            columns: table
+                .columns()
+                .iter()
+                .map(|c| ColumnBuilder::new(c.ty()))
+                .collect(),
+            min_ts: i64::MAX,
+            max_ts: i64::MIN,
+        });
+        tb.min_ts = tb.min_ts.min(ts);
+        tb.max_ts = tb.max_ts.max(ts);
+        let device = CellRef::String(self.device_id);
+        for ((col, b), cell) in table.columns().iter().zip(&mut tb.columns).zip(&self.cells) {
+            if *col == Col::DeviceId {
+                b.append(Some(&device));
+            } else {
+                b.append(cell.as_ref());
+            }
+        }
+        Ok(())
     }
-    let batch = RecordBatch::try_new(schema.clone(), columns)?;
-    let (mut min, mut max) = (i64::MAX, i64::MIN);
-    for r in rows {
-        let t = r.timestamp().nanos();
-        min = min.min(t);
-        max = max.max(t);
+
+    /// The record batches built, one per table that had events, with their smallest and
+    /// largest `Timestamp`.
+    pub fn finish(self) -> Result<Vec<(Table, RecordBatch, i64, i64)>, ArrowError> {
+        let mut out = Vec::new();
+        for (i, tb) in self.tables.into_iter().enumerate() {
+            let Some(mut tb) = tb else { continue };
+            let table = Table::ALL[i];
+            let columns = tb.columns.iter_mut().map(ColumnBuilder::finish).collect();
+            let batch = RecordBatch::try_new(schema_of(table).clone(), columns)?;
+            out.push((table, batch, tb.min_ts, tb.max_ts));
+        }
+        Ok(out)
     }
-    Ok((batch, min, max))
+}
+
+/// The Arrow schema of a table, built once.
+pub(crate) fn schema_of(table: Table) -> &'static SchemaRef {
+    static SCHEMAS: std::sync::OnceLock<Vec<SchemaRef>> = std::sync::OnceLock::new();
+    &SCHEMAS.get_or_init(|| Table::ALL.iter().map(|&t| arrow_schema(t)).collect())
+        [table_index(table)]
+}
+
+/// Rows as one record batch per table.
+#[cfg(test)]
+pub(crate) fn batches_of_rows(
+    device_id: &str,
+    rows: &[vigil_schema::Row],
+) -> Result<Vec<(Table, RecordBatch, i64, i64)>, String> {
+    let events = wire::WireEvents::from_rows(rows);
+    let mut b = HotBuilder::new(device_id);
+    for i in 0..events.len() {
+        b.add(events.event(i), i)?;
+    }
+    b.finish().map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -229,7 +335,7 @@ mod tests {
     use super::*;
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{Int32Type, TimestampNanosecondType};
-    use vigil_schema::{arrow::arrow_schema, Col, Dynamic};
+    use vigil_schema::{arrow::arrow_schema, Col, Dynamic, Row};
 
     #[test]
     fn rows_become_typed_columns() {
@@ -237,28 +343,51 @@ mod tests {
         let mut r = Row::event(table, "ConnectionSuccess", Timestamp(42));
         r.set(Col::RemotePort, 443).unwrap();
         r.set(Col::RemoteIP, "10.0.0.1").unwrap();
+        r.set(Col::DeviceId, "claimed-by-the-event").unwrap();
         let mut extra = Dynamic::object();
         extra.insert("k", 1i64);
         r.set(Col::AdditionalFields, extra).unwrap();
         let empty = Row::event(table, "ConnectionFailed", Timestamp(7));
-        let schema = arrow_schema(table);
-        let (batch, min, max) = build_batch(table, &schema, &[&r, &empty]).unwrap();
-        assert_eq!((batch.num_rows(), min, max), (2, 7, 42));
+        let mut parts = batches_of_rows("dev-1", &[r.clone(), empty]).unwrap();
+        assert_eq!(parts.len(), 1);
+        let (t, batch, min, max) = parts.remove(0);
+        assert_eq!((t, batch.num_rows(), min, max), (table, 2, 7, 42));
         let port = batch.column_by_name("RemotePort").unwrap();
         assert_eq!(port.as_primitive::<Int32Type>().value(0), 443);
         assert!(port.is_null(1));
         let extra = batch.column_by_name("AdditionalFields").unwrap();
         assert_eq!(extra.as_string::<i32>().value(0), r#"{"k":1}"#);
+        assert!(extra.is_null(1));
         let ts = batch.column_by_name("Timestamp").unwrap();
         assert_eq!(ts.as_primitive::<TimestampNanosecondType>().value(1), 7);
+        // The batch's device, not the event's claim.
+        let dev = batch.column_by_name("DeviceId").unwrap().as_string::<i32>();
+        assert_eq!((dev.value(0), dev.value(1)), ("dev-1", "dev-1"));
+    }
+
+    #[test]
+    fn events_of_several_tables_split_and_a_missing_timestamp_is_refused() {
+        let p = Row::event(Table::DeviceProcessEvents, "ProcessCreated", Timestamp(5));
+        let f = Row::event(Table::DeviceFileEvents, "FileCreated", Timestamp(9));
+        let parts = batches_of_rows("d", &[p.clone(), f, p]).unwrap();
+        let shape: Vec<(Table, usize)> = parts.iter().map(|p| (p.0, p.1.num_rows())).collect();
+        assert_eq!(
+            shape,
+            vec![
+                (Table::DeviceProcessEvents, 2),
+                (Table::DeviceFileEvents, 1)
+            ]
+        );
+        let no_ts = Row::new(Table::DeviceInfo);
+        let err = batches_of_rows("d", &[no_ts]).unwrap_err();
+        assert!(err.contains("row 0 (DeviceInfo) has no Timestamp"), "{err}");
     }
 
     fn hot(table: Table, lsn: u64, generation: u64, rows: usize) -> HotBatch {
         let rows: Vec<Row> = (0..rows)
             .map(|i| Row::event(table, "ProcessCreated", Timestamp(i as i64)))
             .collect();
-        let refs: Vec<&Row> = rows.iter().collect();
-        let (batch, min_ts, max_ts) = build_batch(table, &arrow_schema(table), &refs).unwrap();
+        let (_, batch, min_ts, max_ts) = batches_of_rows("d", &rows).unwrap().remove(0);
         HotBatch {
             batch,
             generation,

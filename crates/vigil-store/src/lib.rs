@@ -56,6 +56,7 @@ mod wal;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use vigil_schema::wire::WireEvents;
 use vigil_schema::{Row, Table, Timestamp};
 
 pub use engine::Store;
@@ -68,6 +69,8 @@ pub struct StoreOptions {
     pub dir: PathBuf,
     /// Rows kept in memory per table before they are written to Parquet (default 500_000).
     pub hot_max_rows: usize,
+    /// Memory of the hot buffer, all tables together, before a flush (default 256 MiB).
+    pub hot_max_bytes: usize,
     /// Age of the oldest hot row before a flush (default 30 s).
     pub hot_max_age: Duration,
     /// Days of data kept; partitions older are deleted by `apply_retention` (0 = keep forever).
@@ -75,24 +78,41 @@ pub struct StoreOptions {
 }
 
 impl StoreOptions {
-    /// Options with the defaults: 500,000 hot rows, 30 s, retention 30 days.
+    /// Options with the defaults: 500,000 hot rows per table, 256 MiB of hot rows in all,
+    /// 30 s, retention 30 days.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         StoreOptions {
             dir: dir.into(),
             hot_max_rows: 500_000,
+            hot_max_bytes: 256 << 20,
             hot_max_age: Duration::from_secs(30),
             retention_days: 30,
         }
     }
 }
 
-/// One batch from one agent run: `rows[i]` has sequence number `first_seq + i`.
+/// One batch from one agent run: event `i` has sequence number `first_seq + i`. Events stay
+/// in their wire encoding (`vigil_schema::wire`): the store checks and decodes them straight
+/// into Arrow columns and writes them to its log as received. Every row gets `device_id` as its
+/// `DeviceId`, whatever the event says.
 #[derive(Debug, Clone)]
 pub struct IngestBatch {
     pub device_id: String,
     pub boot_id: String,
     pub first_seq: u64,
-    pub rows: Vec<Row>,
+    pub events: WireEvents,
+}
+
+impl IngestBatch {
+    /// A batch of rows (encoded here).
+    pub fn from_rows(device_id: &str, boot_id: &str, first_seq: u64, rows: &[Row]) -> Self {
+        IngestBatch {
+            device_id: device_id.to_string(),
+            boot_id: boot_id.to_string(),
+            first_seq,
+            events: WireEvents::from_rows(rows),
+        }
+    }
 }
 
 /// What [`Store::append`] did with a batch.
@@ -162,6 +182,12 @@ pub enum StoreError {
     },
     #[error("store directory {} is in use by another process", path.display())]
     Locked { path: PathBuf },
+    #[error(
+        "the store is behind: {} MiB of rows wait in memory for Parquet (limit {} MiB); retry later",
+        hot_bytes >> 20,
+        limit >> 20
+    )]
+    Busy { hot_bytes: usize, limit: usize },
     #[error("cannot make the batch durable: {reason}")]
     Durability { reason: String },
     #[error("batch {first_seq} of device {device_id} boot {boot_id} refused: {reason}")]

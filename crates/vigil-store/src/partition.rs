@@ -119,6 +119,13 @@ impl FileEntry {
         }
     }
 
+    /// The entry of a file just written.
+    pub fn written(tables_dir: &Path, table: Table, day: i64, name: String, w: &Written) -> Self {
+        FileEntry::new(
+            tables_dir, table, day, name, w.rows, w.bytes, w.min_ts, w.max_ts,
+        )
+    }
+
     /// Delete the file once nothing holds it any more.
     pub fn retire(&self) {
         self.retired.store(true, Ordering::Release);
@@ -533,10 +540,10 @@ mod tests {
             .iter()
             .map(|&n| Row::event(t, "ProcessCreated", Timestamp(n)))
             .collect();
-        let refs: Vec<&Row> = rows.iter().collect();
-        crate::hot::build_batch(t, &arrow_schema(t), &refs)
+        crate::hot::batches_of_rows("dev", &rows)
             .unwrap()
-            .0
+            .remove(0)
+            .1
     }
 
     fn timestamps(batches: &[RecordBatch]) -> Vec<i64> {

@@ -17,7 +17,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use vigil_schema::{wire, Row, Timestamp};
+use vigil_schema::{wire, Timestamp};
 
 use crate::StoreError;
 
@@ -36,7 +36,7 @@ pub(crate) struct Record {
     pub boot_id: String,
     pub first_seq: u64,
     pub arrival: Timestamp,
-    pub rows: Vec<Row>,
+    pub events: wire::WireEvents,
 }
 
 /// CRC-32 lookup tables for slicing-by-8: `T[0]` is the classic byte table, `T[k][b]` the CRC
@@ -95,14 +95,16 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
     !c
 }
 
-/// Append one record for `rows` (sequence numbers from `first_seq`) to `out`.
+/// Append one record for `count` events (length-delimited, as `wire::WireEvents::delimited`
+/// gives them; sequence numbers from `first_seq`) to `out`.
 pub(crate) fn encode_record(
     out: &mut Vec<u8>,
     device_id: &str,
     boot_id: &str,
     first_seq: u64,
     arrival: Timestamp,
-    rows: &[Row],
+    events: &[u8],
+    count: usize,
 ) -> Result<(), String> {
     if device_id.len() > MAX_ID_LEN || boot_id.len() > MAX_ID_LEN {
         return Err(format!(
@@ -114,12 +116,12 @@ pub(crate) fn encode_record(
     out.push(VERSION);
     out.extend_from_slice(&arrival.nanos().to_le_bytes());
     out.extend_from_slice(&first_seq.to_le_bytes());
-    out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(count as u32).to_le_bytes());
     for id in [device_id, boot_id] {
         out.extend_from_slice(&(id.len() as u16).to_le_bytes());
         out.extend_from_slice(id.as_bytes());
     }
-    out.extend_from_slice(&wire::encode_batch(rows));
+    out.extend_from_slice(events);
     let payload_len = out.len() - start - HEADER;
     if payload_len > MAX_PAYLOAD {
         out.truncate(start);
@@ -164,9 +166,12 @@ fn decode_payload(mut p: &[u8]) -> Result<Record, String> {
     let count = u32::from_le_bytes(take_array(&mut p)?) as usize;
     let device_id = take_id(&mut p)?;
     let boot_id = take_id(&mut p)?;
-    let rows = wire::decode_batch(p, count).map_err(|e| e.to_string())?;
-    if rows.len() != count {
-        return Err(format!("{} rows where the header says {count}", rows.len()));
+    let events = wire::WireEvents::split(p.to_vec(), count).map_err(|e| e.to_string())?;
+    if events.len() != count {
+        return Err(format!(
+            "{} events where the header says {count}",
+            events.len()
+        ));
     }
     if first_seq.checked_add(count as u64).is_none() {
         return Err("sequence numbers overflow".into());
@@ -176,7 +181,7 @@ fn decode_payload(mut p: &[u8]) -> Result<Record, String> {
         boot_id,
         first_seq,
         arrival,
-        rows,
+        events,
     })
 }
 
@@ -351,7 +356,7 @@ impl Segment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_schema::Table;
+    use vigil_schema::{Row, Table};
 
     #[test]
     fn crc32_matches_the_standard_check_value() {
@@ -374,8 +379,8 @@ mod tests {
         }
     }
 
-    fn rows(n: usize) -> Vec<Row> {
-        (0..n)
+    fn record(buf: &mut Vec<u8>, dev: &str, first_seq: u64, arrival: Timestamp, n: usize) {
+        let rows: Vec<Row> = (0..n)
             .map(|i| {
                 Row::event(
                     Table::DeviceProcessEvents,
@@ -383,7 +388,9 @@ mod tests {
                     Timestamp(i as i64),
                 )
             })
-            .collect()
+            .collect();
+        let events = wire::WireEvents::from_rows(&rows);
+        encode_record(buf, dev, "boot", first_seq, arrival, events.bytes(), n).unwrap();
     }
 
     #[test]
@@ -391,16 +398,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut seg = Segment::create(dir.path(), 1).unwrap();
         let mut buf = Vec::new();
-        encode_record(&mut buf, "dev", "boot", 10, Timestamp(7), &rows(3)).unwrap();
+        record(&mut buf, "dev", 10, Timestamp(7), 3);
         let first_len = buf.len() as u64;
-        encode_record(&mut buf, "dev", "boot", 13, Timestamp(8), &rows(2)).unwrap();
+        record(&mut buf, "dev", 13, Timestamp(8), 2);
         seg.append(&buf).unwrap();
         // Cut the second record short, as a crash mid-write would.
         seg.file.set_len(seg.len - 5).unwrap();
 
         let mut seen = Vec::new();
         let replay = replay_segment(&seg.path, |r| {
-            seen.push((r.first_seq, r.rows.len(), r.arrival));
+            seen.push((r.first_seq, r.events.len(), r.arrival));
             Ok(())
         })
         .unwrap();
@@ -415,7 +422,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut seg = Segment::create(dir.path(), 2).unwrap();
         let mut buf = Vec::new();
-        encode_record(&mut buf, "d", "b", 0, Timestamp(0), &rows(1)).unwrap();
+        record(&mut buf, "d", 0, Timestamp(0), 1);
         let last = buf.len() - 1;
         buf[last] ^= 1;
         seg.append(&buf).unwrap();

@@ -92,15 +92,24 @@ fn a_server_outage_is_spooled_and_replayed_and_a_full_spool_drops_the_oldest() {
     .unwrap();
     server.stop();
 
-    // Down: both agents keep producing. One has room, one has a 512 KiB spool.
+    // Down for minutes (`VIGIL_OUTAGE_SECS`, default 120): both agents keep producing all
+    // along, retrying with growing backoff. One has room, one has a 512 KiB spool.
+    let outage = std::env::var("VIGIL_OUTAGE_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(120);
+    println!("server down for {outage} s while the agents produce");
     let roomy = uplink(big, &dir.path().join("a"), 64 << 20);
     let tight = uplink(small, &dir.path().join("b"), 512 << 10);
     let (mut m1, mut m2) = (Mix::new("dev-out", "h", 4), Mix::new("dev-full", "h", 5));
     let total = 30_000u64;
+    let down_since = std::time::Instant::now();
     for _ in 0..(total / 1000) {
         roomy.send(rows(&mut m1, 1000));
         tight.send(rows(&mut m2, 1000));
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(
+            Duration::from_millis(outage * 1000 / 30).max(Duration::from_millis(50)),
+        );
     }
     wait_until("the outage spooled", 30, || {
         roomy.stats().spool_pending_events >= total
@@ -112,6 +121,8 @@ fn a_server_outage_is_spooled_and_replayed_and_a_full_spool_drops_the_oldest() {
         dropped > 0
     });
 
+    let left = Duration::from_secs(outage).saturating_sub(down_since.elapsed());
+    std::thread::sleep(left);
     let server = ServerProcess::start(&data, grpc, http);
     let api = server.api();
     wait_until("the roomy spool replayed", 120, || {

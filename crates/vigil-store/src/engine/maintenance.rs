@@ -43,8 +43,40 @@ impl Inner {
         (t != i64::MIN).then_some(Timestamp(t))
     }
 
-    pub(super) fn flush(&self) -> Result<(), StoreError> {
+    /// Write the hot batches of one table to Parquet, one file per day; files get ids from
+    /// `next_id` and are pushed to `out` as they are written.
+    fn write_table(
+        &self,
+        table: Table,
+        batches: &[RecordBatch],
+        next_id: &AtomicU64,
+        out: &mut Vec<Arc<FileEntry>>,
+    ) -> Result<(), StoreError> {
+        let (schema, ts) = (schema_of(table), ts_index(table));
+        let sorted = partition::SortedRows::new(schema, batches, ts);
+        for &(day, start, end) in sorted.days() {
+            let name = file_name(next_id.fetch_add(1, Ordering::Relaxed));
+            let dir = day_dir(&self.tables_dir, table, day);
+            let w = partition::write_file(&dir, &name, schema, ts, sorted.chunks(start, end))?;
+            out.push(Arc::new(FileEntry::written(
+                &self.tables_dir,
+                table,
+                day,
+                name,
+                &w,
+            )));
+        }
+        Ok(())
+    }
+
+    /// Write every hot row out; with `min_bytes`, only if the hot rows (checked once the flush
+    /// lock is held) still hold at least that much memory, so that appends queued behind one
+    /// flush do not each write a tiny one.
+    pub(super) fn flush(&self, min_bytes: Option<usize>) -> Result<(), StoreError> {
         let mut maint = lock(&self.maint);
+        if min_bytes.is_some_and(|min| self.hot_bytes() < min) {
+            return Ok(());
+        }
         // Close the WAL: everything written so far becomes durable and belongs to the closed
         // generation; the dedupe ranges at this instant describe exactly those rows.
         let (limit, ranges, segments) = {
@@ -90,26 +122,60 @@ impl Inner {
         let now = Timestamp::now();
         let mut written: Vec<Arc<FileEntry>> = Vec::new();
         let result = (|| {
-            for (table, batches) in &work {
-                let (table, schema, ts) = (*table, schema_of(*table), ts_index(*table));
-                let sorted = partition::SortedRows::new(schema, batches, ts);
-                for &(day, start, end) in sorted.days() {
-                    let name = file_name(maint.next_file_id);
-                    maint.next_file_id += 1;
-                    let dir = day_dir(&self.tables_dir, table, day);
-                    let w =
-                        partition::write_file(&dir, &name, schema, ts, sorted.chunks(start, end))?;
-                    written.push(Arc::new(FileEntry::new(
-                        &self.tables_dir,
-                        table,
-                        day,
-                        name,
-                        w.rows,
-                        w.bytes,
-                        w.min_ts,
-                        w.max_ts,
-                    )));
+            // Tables are written in parallel (largest first), one thread per core: the flush
+            // competes with ingest for the CPU, and a sequential one left a core idle.
+            let mut work = work;
+            work.sort_by_key(|(_, b)| {
+                std::cmp::Reverse(b.iter().map(|b| b.num_rows()).sum::<usize>())
+            });
+            let next_id = AtomicU64::new(maint.next_file_id);
+            let queue = Mutex::new(work.iter());
+            let threads = std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(1, 4);
+            let outcomes: Vec<Result<Vec<Arc<FileEntry>>, StoreError>> = std::thread::scope(|s| {
+                let workers: Vec<_> = (0..threads.min(work.len()))
+                    .map(|_| {
+                        s.spawn(|| {
+                            let mut mine = Vec::new();
+                            loop {
+                                let Some((table, batches)) = lock(&queue).next() else {
+                                    return Ok(mine);
+                                };
+                                if let Err(e) =
+                                    self.write_table(*table, batches, &next_id, &mut mine)
+                                {
+                                    // What this worker wrote is reported so it can be retired.
+                                    for f in &mine {
+                                        f.retire();
+                                    }
+                                    return Err(e);
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| {
+                        w.join().unwrap_or_else(|_| {
+                            Err(StoreError::Durability {
+                                reason: "a flush worker panicked".into(),
+                            })
+                        })
+                    })
+                    .collect()
+            });
+            maint.next_file_id = next_id.load(Ordering::Relaxed);
+            let mut failure = None;
+            for o in outcomes {
+                match o {
+                    Ok(files) => written.extend(files),
+                    Err(e) => failure = Some(e),
                 }
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
             let mut state =
                 self.state_of(&maint, &read(&self.shared.view), ranges.clone(), Some(now));
@@ -137,6 +203,10 @@ impl Inner {
             }
         }
         self.last_flush.store(now.nanos(), Ordering::Relaxed);
+        {
+            let _g = lock(&self.room_lock);
+            self.room.notify_all();
+        }
         // The rows of the closed segments are in Parquet and the manifest says so.
         let mut core = lock(&self.core);
         for (id, path, _) in &segments {
@@ -180,16 +250,7 @@ impl Inner {
             let inputs: Vec<PathBuf> = olds.iter().map(|f| f.path.clone()).collect();
             let (schema, ts) = (schema_of(table), ts_index(table));
             let w = partition::merge_files(&inputs, &dir, &name, schema, ts)?;
-            let entry = Arc::new(FileEntry::new(
-                &self.tables_dir,
-                table,
-                day,
-                name,
-                w.rows,
-                w.bytes,
-                w.min_ts,
-                w.max_ts,
-            ));
+            let entry = Arc::new(FileEntry::written(&self.tables_dir, table, day, name, &w));
             let expected: u64 = olds.iter().map(|f| f.rows).sum();
             if w.rows != expected {
                 entry.retire();

@@ -12,20 +12,18 @@ use std::fs::{self, File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{
-    Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard,
-};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
-use vigil_schema::{arrow::arrow_schema, Col, Row, Table, Timestamp, Value};
+use vigil_schema::wire::WireEvents;
+use vigil_schema::{Col, Table, Timestamp};
 
 use crate::dedupe::{Dedupe, DedupeSnapshot};
-use crate::hot::{self, build_batch, HotBatch};
+use crate::hot::{self, schema_of, HotBatch, HotBuilder};
 use crate::partition::{self, day_dir, day_of, file_name, FileEntry};
-use crate::query::{self, table_index, Shared, View};
+use crate::query::{self, Shared, View};
 use crate::state::{self, FileRecord, State};
 use crate::wal::{self, Segment};
 use crate::{
@@ -47,12 +45,11 @@ pub(crate) fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The Arrow schema of a table, built once.
-fn schema_of(table: Table) -> &'static SchemaRef {
-    static SCHEMAS: OnceLock<Vec<SchemaRef>> = OnceLock::new();
-    &SCHEMAS.get_or_init(|| Table::ALL.iter().map(|&t| arrow_schema(t)).collect())
-        [table_index(table)]
-}
+/// Hot memory may reach this many times `hot_max_bytes` (a flush starts at 1×) before appends
+/// wait for a flush: ingest that outruns Parquet writing slows down instead of filling memory.
+const HARD_LIMIT_FACTOR: usize = 2;
+/// How long an append waits for a flush to make room before it fails as `Busy`.
+const ROOM_WAIT: Duration = Duration::from_secs(20);
 
 fn ts_index(table: Table) -> usize {
     table.position(Col::Timestamp).unwrap_or(0)
@@ -77,6 +74,9 @@ struct Inner {
     maint: Mutex<Maint>,
     compacting: Mutex<()>,
     coalescing: Mutex<()>,
+    /// Signalled when a flush frees hot memory (appends wait on it past the hard limit).
+    room_lock: Mutex<()>,
+    room: Condvar,
     ctx: SessionContext,
     rows_stored: AtomicU64,
     duplicates: AtomicU64,
@@ -118,32 +118,22 @@ struct Maint {
 /// Rows of one table ready for the hot buffer: batch, min and max `Timestamp`.
 type HotPart = (Table, RecordBatch, i64, i64);
 
-/// Build the hot batches for the rows of `runs` (sequence ranges within the batch).
-fn build_hot(
-    rows: &[Row],
+/// Build the hot batches for the events of `runs` (sequence ranges within the batch), with
+/// `device_id` as every row's `DeviceId`. Every event is checked as it is decoded.
+pub(crate) fn build_hot(
+    device_id: &str,
+    events: &WireEvents,
     first_seq: u64,
     runs: &[(u64, u64)],
-) -> Result<Vec<HotPart>, StoreError> {
-    let mut per_table: Vec<Vec<&Row>> = vec![Vec::new(); Table::ALL.len()];
+) -> Result<Vec<HotPart>, String> {
+    let mut b = HotBuilder::new(device_id);
     for &(s, e) in runs {
-        for r in &rows[(s - first_seq) as usize..(e - first_seq) as usize] {
-            per_table[table_index(r.table())].push(r);
+        for i in (s - first_seq) as usize..(e - first_seq) as usize {
+            b.add(events.event(i), i)?;
         }
     }
-    let mut out = Vec::new();
-    for (i, rows) in per_table.iter().enumerate() {
-        if rows.is_empty() {
-            continue;
-        }
-        let table = Table::ALL[i];
-        let (batch, min, max) =
-            build_batch(table, schema_of(table), rows).map_err(|source| StoreError::Arrow {
-                action: "build the hot batch",
-                source,
-            })?;
-        out.push((table, batch, min, max));
-    }
-    Ok(out)
+    b.finish()
+        .map_err(|e| format!("cannot build the hot batch: {e}"))
 }
 
 /// A batch encoded for the WAL and built for the hot buffer.
@@ -166,16 +156,26 @@ fn prepare(
     runs: &[(u64, u64)],
     arrival: Timestamp,
 ) -> Result<Prepared, StoreError> {
+    // Decode (and so check) first: nothing reaches the WAL that would not replay.
+    let hot = build_hot(&batch.device_id, &batch.events, batch.first_seq, runs)
+        .map_err(|reason| invalid(batch, reason))?;
     let mut wal = Vec::new();
     for &(s, e) in runs {
-        let rows = &batch.rows[(s - batch.first_seq) as usize..(e - batch.first_seq) as usize];
-        wal::encode_record(&mut wal, &batch.device_id, &batch.boot_id, s, arrival, rows)
-            .map_err(|reason| invalid(batch, reason))?;
+        let range = (s - batch.first_seq) as usize..(e - batch.first_seq) as usize;
+        let count = range.len();
+        let events = batch.events.delimited(range);
+        wal::encode_record(
+            &mut wal,
+            &batch.device_id,
+            &batch.boot_id,
+            s,
+            arrival,
+            events,
+            count,
+        )
+        .map_err(|reason| invalid(batch, reason))?;
     }
-    Ok(Prepared {
-        wal,
-        hot: build_hot(&batch.rows, batch.first_seq, runs)?,
-    })
+    Ok(Prepared { wal, hot })
 }
 
 fn validate(batch: &IngestBatch) -> Result<u64, StoreError> {
@@ -188,19 +188,10 @@ fn validate(batch: &IngestBatch) -> Result<u64, StoreError> {
             ),
         ));
     }
-    let end = batch
+    batch
         .first_seq
-        .checked_add(batch.rows.len() as u64)
-        .ok_or_else(|| invalid(batch, "sequence numbers overflow".into()))?;
-    for (i, row) in batch.rows.iter().enumerate() {
-        if !matches!(row.get(Col::Timestamp), Value::DateTime(_)) {
-            return Err(invalid(
-                batch,
-                format!("row {i} ({}) has no Timestamp", row.table().name()),
-            ));
-        }
-    }
-    Ok(end)
+        .checked_add(batch.events.len() as u64)
+        .ok_or_else(|| invalid(batch, "sequence numbers overflow".into()))
 }
 
 impl Store {
@@ -215,10 +206,11 @@ impl Store {
     pub fn append(&self, batch: IngestBatch) -> Result<AppendOutcome, StoreError> {
         let inner = &*self.inner;
         let end = validate(&batch)?;
-        let n = batch.rows.len();
+        let n = batch.events.len();
         if n == 0 {
             return Ok(AppendOutcome::default());
         }
+        inner.wait_for_room()?;
         let arrival = Timestamp::now();
         // Encode and build outside the lock for the usual case: every row is new.
         let mut full = Some(prepare(&batch, &[(batch.first_seq, end)], arrival)?);
@@ -293,7 +285,7 @@ impl Store {
 
     /// Write the hot rows to Parquet, commit the manifest, then delete the WAL segments.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.inner.flush()
+        self.inner.flush(None)
     }
 
     /// Merge the small Parquet files of every (table, day) that has at least four.
@@ -312,8 +304,9 @@ impl Store {
         self.inner.metrics()
     }
 
-    /// Whether a flush is due: a table's hot rows reached `hot_max_rows`, the oldest hot row
-    /// is older than `hot_max_age`, or closed WAL segments wait to be written out.
+    /// Whether a flush is due: a table's hot rows reached `hot_max_rows`, all hot rows hold
+    /// `hot_max_bytes` of memory, the oldest hot row is older than `hot_max_age`, or closed WAL
+    /// segments wait to be written out.
     pub fn maintenance_due(&self) -> bool {
         let inner = &*self.inner;
         if inner.old_segments.load(Ordering::Relaxed) > 0 {
@@ -322,16 +315,63 @@ impl Store {
         let now = Timestamp::now().nanos();
         let max_age = inner.opts.hot_max_age.as_nanos().min(i64::MAX as u128) as i64;
         let view = read(&inner.shared.view);
-        view.tables.iter().any(|t| {
-            t.hot.rows >= inner.opts.hot_max_rows.max(1)
-                || t.hot
-                    .oldest_arrival()
-                    .is_some_and(|a| now.saturating_sub(a.nanos()) >= max_age)
-        })
+        let bytes: usize = view.tables.iter().map(|t| t.hot.bytes).sum();
+        bytes >= inner.opts.hot_max_bytes.max(1)
+            || view.tables.iter().any(|t| {
+                t.hot.rows >= inner.opts.hot_max_rows.max(1)
+                    || t.hot
+                        .oldest_arrival()
+                        .is_some_and(|a| now.saturating_sub(a.nanos()) >= max_age)
+            })
     }
 }
 
 impl Inner {
+    fn hot_bytes(&self) -> usize {
+        read(&self.shared.view)
+            .tables
+            .iter()
+            .map(|t| t.hot.bytes)
+            .sum()
+    }
+
+    /// Past the hard limit of hot memory, flush (if no flush is running) or wait for the
+    /// running one; give up with `Busy` after `ROOM_WAIT` (the agent keeps the batch and
+    /// retries).
+    fn wait_for_room(&self) -> Result<(), StoreError> {
+        let limit = self
+            .opts
+            .hot_max_bytes
+            .max(1)
+            .saturating_mul(HARD_LIMIT_FACTOR);
+        let started = std::time::Instant::now();
+        loop {
+            let bytes = self.hot_bytes();
+            if bytes < limit {
+                return Ok(());
+            }
+            if started.elapsed() >= ROOM_WAIT {
+                return Err(StoreError::Busy {
+                    hot_bytes: bytes,
+                    limit,
+                });
+            }
+            let idle = self.maint.try_lock().is_ok();
+            if idle {
+                if let Err(e) = self.flush(Some(limit)) {
+                    tracing::warn!("flush to make room for ingest failed: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                continue;
+            }
+            let g = lock(&self.room_lock);
+            let _ = self
+                .room
+                .wait_timeout(g, Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
     /// Append `bytes` to the current segment (opening one if needed).
     fn write_wal(&self, core: &mut Core, bytes: &[u8]) -> Result<(), StoreError> {
         if core.segment.is_none() {

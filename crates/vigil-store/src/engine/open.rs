@@ -130,7 +130,7 @@ pub(super) fn open(opts: StoreOptions) -> Result<Store, StoreError> {
     for (id, path) in &segments {
         let replay = wal::replay_segment(path, |rec| {
             lsn += 1;
-            let end = rec.first_seq + rec.rows.len() as u64;
+            let end = rec.first_seq + rec.events.len() as u64;
             let (missing, _) = dedupe.check(&rec.device_id, &rec.boot_id, rec.first_seq, end);
             if missing.is_empty() {
                 return Ok(());
@@ -139,7 +139,16 @@ pub(super) fn open(opts: StoreOptions) -> Result<Store, StoreError> {
                 dedupe.insert(&rec.device_id, &rec.boot_id, s, e);
                 replayed += (e - s) as usize;
             }
-            for (table, batch, min_ts, max_ts) in build_hot(&rec.rows, rec.first_seq, &missing)? {
+            let hot = build_hot(&rec.device_id, &rec.events, rec.first_seq, &missing).map_err(
+                |reason| StoreError::CorruptState {
+                    path: path.clone(),
+                    reason: format!(
+                        "a write-ahead log record of device {} does not decode: {reason}",
+                        rec.device_id
+                    ),
+                },
+            )?;
+            for (table, batch, min_ts, max_ts) in hot {
                 view.table_mut(table).hot.push(HotBatch {
                     batch,
                     generation: 0,
@@ -196,6 +205,8 @@ pub(super) fn open(opts: StoreOptions) -> Result<Store, StoreError> {
             }),
             compacting: Mutex::new(()),
             coalescing: Mutex::new(()),
+            room_lock: Mutex::new(()),
+            room: Condvar::new(),
             ctx,
             rows_stored: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),

@@ -64,12 +64,7 @@ fn rows_of_several_tables_in_one_batch_land_in_their_tables() {
         Timestamp(DAY0 + 1),
     ));
     store
-        .append(IngestBatch {
-            device_id: "d".into(),
-            boot_id: "b".into(),
-            first_seq: 0,
-            rows,
-        })
+        .append(IngestBatch::from_rows("d", "b", 0, &rows))
         .unwrap();
     assert_eq!(count(&store, "DeviceProcessEvents"), 1);
     assert_eq!(count(&store, "DeviceFileEvents"), 2);
@@ -196,8 +191,9 @@ fn concurrent_appends_store_everything_once() {
 fn a_row_without_timestamp_refuses_the_whole_batch() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let mut b = batch("d", "b", 0, 3, DAY0);
-    b.rows.push(Row::new(Table::DeviceInfo));
+    let mut rows = batch("d", "b", 0, 3, DAY0).events.decode_rows().unwrap();
+    rows.push(Row::new(Table::DeviceInfo));
+    let b = IngestBatch::from_rows("d", "b", 0, &rows);
     let e = store.append(b).unwrap_err();
     assert!(matches!(e, StoreError::InvalidBatch { .. }));
     assert_eq!(

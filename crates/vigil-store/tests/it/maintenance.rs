@@ -37,6 +37,40 @@ fn maintenance_is_due_by_size_and_by_age() {
 }
 
 #[test]
+fn ingest_past_the_memory_bound_flushes_itself_and_keeps_memory_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = StoreOptions::new(dir.path());
+    opts.hot_max_bytes = 64 << 10;
+    opts.hot_max_age = Duration::from_secs(3600);
+    let store = Store::open(opts).unwrap();
+    assert!(parquet_files(dir.path()).is_empty());
+    // No flush is called and no maintenance runs: appends past twice the bound flush inline.
+    for k in 0..40u64 {
+        store.append(batch("d", "b", k * 100, 100, DAY0)).unwrap();
+        let hot: usize = store.metrics().tables.iter().map(|t| t.hot_rows).sum();
+        assert!(
+            hot <= 1000,
+            "hot rows stay bounded, found {hot} after batch {k}"
+        );
+    }
+    assert!(
+        !parquet_files(dir.path()).is_empty(),
+        "the bound forced flushes"
+    );
+    assert_eq!(count(&store, "DeviceProcessEvents"), 4000);
+    drop(store);
+    // Everything is there after a restart too, once each.
+    let store = open(dir.path());
+    assert_eq!(
+        scalar(
+            &store,
+            "SELECT COUNT(DISTINCT ProcessId) FROM DeviceProcessEvents"
+        ),
+        4000
+    );
+}
+
+#[test]
 fn compaction_merges_small_files_and_keeps_the_row_count() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());

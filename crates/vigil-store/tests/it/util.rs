@@ -54,18 +54,14 @@ pub fn proc_row(ts: i64, i: u64) -> Row {
 
 /// `n` process rows with sequence numbers from `first_seq`, one per millisecond from `ts0`.
 pub fn batch(device: &str, boot: &str, first_seq: u64, n: u64, ts0: i64) -> IngestBatch {
-    IngestBatch {
-        device_id: device.into(),
-        boot_id: boot.into(),
-        first_seq,
-        rows: (0..n)
-            .map(|i| {
-                let mut r = proc_row(ts0 + ((first_seq + i) as i64) * 1_000_000, first_seq + i);
-                r.put(Col::DeviceId, device);
-                r
-            })
-            .collect(),
-    }
+    let rows: Vec<_> = (0..n)
+        .map(|i| {
+            let mut r = proc_row(ts0 + ((first_seq + i) as i64) * 1_000_000, first_seq + i);
+            r.put(Col::DeviceId, device);
+            r
+        })
+        .collect();
+    IngestBatch::from_rows(device, boot, first_seq, &rows)
 }
 
 pub fn open(dir: &Path) -> Store {
