@@ -45,11 +45,31 @@ enum Cmd {
     /// Telemetry.
     #[command(subcommand)]
     Events(EventsCmd),
+    /// Detection rules (Sigma).
+    #[command(subcommand)]
+    Rules(RulesCmd),
     /// Start a server on the embedded store and an agent on this host enrolled with it.
     Up(up::UpArgs),
     /// KQL hunting (not supported yet).
     #[command(external_subcommand)]
     Other(Vec<String>),
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    /// Load every rule file under DIR (no server needed) and report, per file, whether it
+    /// loaded, is unsupported (a log source or field Vigil does not collect) or is an error.
+    Check {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rules on the server (not supported yet).
+    List,
+    /// Enable a rule on the server (not supported yet).
+    Enable { id: String },
+    /// Disable a rule on the server (not supported yet).
+    Disable { id: String },
 }
 
 #[derive(Subcommand)]
@@ -260,16 +280,48 @@ fn run(cli: Cli) -> Result<()> {
             table::print(&cols, &rows);
             Ok(())
         }
+        Cmd::Rules(RulesCmd::Check { dir, json }) => rules_check(&dir, json),
+        Cmd::Rules(_) => bail!(
+            "`vigil rules list|enable|disable` is not supported yet: the server does not evaluate \
+             rules yet (see the README's list of what is built)"
+        ),
         Cmd::Other(args) => {
             let verb = args.first().map(String::as_str).unwrap_or("");
             match verb {
-                "hunt" | "rules" | "alerts" | "incidents" | "indicators" | "action" | "live" => {
+                "hunt" | "alerts" | "incidents" | "indicators" | "action" | "live" => {
                     bail!("`vigil {verb}` is not supported yet (see the README's list of what is built)")
                 }
                 _ => bail!("unknown command {verb:?}; see `vigil --help`"),
             }
         }
     }
+}
+
+fn rules_check(dir: &std::path::Path, json: bool) -> Result<()> {
+    if !dir.is_dir() {
+        bail!("{} is not a directory of rule files", dir.display());
+    }
+    let report = vigil_sigma::check_dir(dir, &vigil_sigma::Mapping::linux(), Default::default())
+        .map_err(|e| anyhow::anyhow!("cannot read the rules under {}: {e}", dir.display()))?;
+    if json {
+        println!("{}", report.to_json());
+        return Ok(());
+    }
+    let rows: Vec<Value> = report
+        .files
+        .iter()
+        .filter(|f| f.status != vigil_sigma::Status::Loaded)
+        .map(|f| json!({ "path": f.path, "status": f.status.as_str(), "reason": f.reason }))
+        .collect();
+    if !rows.is_empty() {
+        table::print(&["path", "status", "reason"], &rows);
+    }
+    let t = report.totals;
+    println!(
+        "{} loaded, {} unsupported, {} error",
+        t.loaded, t.unsupported, t.error
+    );
+    Ok(())
 }
 
 fn main() -> ExitCode {

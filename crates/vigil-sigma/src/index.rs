@@ -1,0 +1,381 @@
+//! The index: compiled rule targets dispatched by (table, ActionType), with an Aho-Corasick
+//! prefilter over the literals the rules require.
+//!
+//! For every compiled target the index derives a set of (field, literal) pairs such that the
+//! rule can only match if at least one literal occurs in its field: AND picks its most
+//! selective child, OR and "N of" take the union of their children, and NOT, numeric, CIDR
+//! and existence tests give nothing (regexes give their prefix or suffix literals). Targets
+//! with such a set are evaluated only when the automaton finds one of their literals in the
+//! event; the rest ("always") are evaluated on every event of their bucket.
+//!
+//! The automaton also holds the literals of every other item of those targets whose field is
+//! scanned anyway. Each literal has a global id, stamped when found; an item whose literals
+//! were all absent is false without being evaluated (its *gate*), so a rule's other
+//! selections, regexes included, are skipped for free.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+use crate::compile::{Item, Node, Slot, Source};
+use crate::event::name_hash;
+
+/// The prefilter of a bucket: one automaton over the literals of all its fields, run once
+/// over the event's lowercased fields laid end to end.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    /// The fields, in the order they are laid out.
+    pub slots: Vec<Slot>,
+    pub ac: AhoCorasick,
+    /// Pattern id → per field (index into `slots`): the literal's global id and the targets
+    /// that need it.
+    pub pats: Vec<Vec<PatField>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct PatField {
+    pub field: u16,
+    pub needle: u32,
+    pub targets: Vec<u32>,
+}
+
+/// The rules that can match events of one (table, ActionType).
+#[derive(Debug, Default)]
+pub(crate) struct Bucket {
+    /// Targets without required literals: evaluated on every event.
+    pub always: Vec<u32>,
+    pub scan: Option<Scan>,
+    /// Every target of the bucket (for the naive evaluation).
+    pub all: Vec<u32>,
+}
+
+#[derive(Debug)]
+struct TableEntry {
+    hash: u64,
+    name: String,
+    /// (name hash, name, bucket).
+    actions: Vec<(u64, String, usize)>,
+}
+
+/// Dispatch from (table, ActionType) to buckets.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    tables: Vec<TableEntry>,
+    pub buckets: Vec<Bucket>,
+    /// Counts for reports: targets with a prefilter, and without.
+    pub filtered: usize,
+    pub unfiltered: usize,
+    /// Per target: whether the prefilter guards it.
+    pub guarded: Vec<bool>,
+    /// Number of distinct (field, literal) needles.
+    pub needles: usize,
+    /// Per item id: the needles of which one must have been found for the item to be true,
+    /// when every bucket of its target scans them.
+    pub gates: Vec<Option<Box<[u32]>>>,
+}
+
+/// What the index needs to know of one compiled target.
+pub(crate) struct TargetRef<'a> {
+    pub table: &'a str,
+    pub action_types: &'a [String],
+    pub node: &'a Node,
+}
+
+impl Index {
+    #[allow(clippy::type_complexity)]
+    pub fn build(targets: &[TargetRef<'_>], n_items: u32) -> Index {
+        let mut idx = Index::default();
+        let mut needle_ids: HashMap<(Slot, Vec<u8>), u32> = HashMap::new();
+        let mut id_of = |slot: Slot, n: &[u8]| -> u32 {
+            let next = needle_ids.len() as u32;
+            *needle_ids.entry((slot, n.to_vec())).or_insert(next)
+        };
+        // Per bucket: required (slot, needle id, target) and the targets' items.
+        let mut required_of: Vec<Vec<(Slot, u32, u32)>> = Vec::new();
+        let mut items_of: Vec<Vec<(u32, Vec<(Slot, u32)>)>> = Vec::new();
+        for (i, t) in targets.iter().enumerate() {
+            let i = i as u32;
+            let req = required(t.node);
+            match &req {
+                Some(_) => idx.filtered += 1,
+                None => idx.unfiltered += 1,
+            }
+            idx.guarded.push(req.is_some());
+            let mut items = Vec::new();
+            collect_items(t.node, &mut items);
+            let items: Vec<(u32, Vec<(Slot, u32)>)> = items
+                .into_iter()
+                .filter_map(|it| {
+                    let lits = item_literals(it)?;
+                    Some((
+                        it.id,
+                        lits.into_iter().map(|(s, n)| (s, id_of(s, &n))).collect(),
+                    ))
+                })
+                .collect();
+            for a in t.action_types {
+                let b = idx.bucket_mut(t.table, a, &mut required_of, &mut items_of);
+                idx.buckets[b].all.push(i);
+                match &req {
+                    Some(list) => {
+                        for (slot, n) in list {
+                            required_of[b].push((*slot, id_of(*slot, n), i));
+                        }
+                    }
+                    None => idx.buckets[b].always.push(i),
+                }
+                items_of[b].extend(items.iter().cloned());
+            }
+        }
+        let mut literal: Vec<Vec<u8>> = vec![Vec::new(); needle_ids.len()];
+        for ((_, n), id) in &needle_ids {
+            literal[*id as usize] = n.clone();
+        }
+        idx.needles = literal.len();
+        // Gates: an item is gated if every bucket holding it scans all its needles.
+        let mut gate_ok: HashMap<u32, bool> = HashMap::new();
+        let mut gate_needles: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (b, (req, items)) in required_of.into_iter().zip(items_of).enumerate() {
+            let mut slots: Vec<(usize, Slot)> = Vec::new();
+            for (s, _, _) in &req {
+                match slots.iter_mut().find(|(_, x)| x == s) {
+                    Some(e) => e.0 += 1,
+                    None => slots.push((1, *s)),
+                }
+            }
+            slots.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            let slots: Vec<Slot> = slots.into_iter().map(|(_, s)| s).collect();
+            // (slot, needle, target or u32::MAX for gate-only literals).
+            let mut entries: Vec<(Slot, u32, u32)> = req;
+            for (item, lits) in items {
+                let scanned = lits.iter().all(|(s, _)| slots.contains(s));
+                let ok = gate_ok.entry(item).or_insert(true);
+                *ok &= scanned;
+                if scanned {
+                    gate_needles
+                        .entry(item)
+                        .or_insert_with(|| lits.iter().map(|(_, n)| *n).collect());
+                    entries.extend(lits.iter().map(|(s, n)| (*s, *n, u32::MAX)));
+                }
+            }
+            match build_scan(slots, entries, &literal) {
+                Ok(scan) => idx.buckets[b].scan = scan,
+                Err(targets) => {
+                    idx.buckets[b].always.extend(targets);
+                    // Nothing is scanned in this bucket: no gate may rely on it.
+                    for v in gate_ok.values_mut() {
+                        *v = false;
+                    }
+                }
+            }
+            let always = &mut idx.buckets[b].always;
+            always.sort_unstable();
+            always.dedup();
+        }
+        idx.gates = vec![None; n_items as usize];
+        for (item, ok) in gate_ok {
+            if let (true, Some(mut n)) = (ok, gate_needles.remove(&item)) {
+                n.sort_unstable();
+                n.dedup();
+                if let Some(g) = idx.gates.get_mut(item as usize) {
+                    *g = Some(n.into_boxed_slice());
+                }
+            }
+        }
+        idx
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn bucket_mut(
+        &mut self,
+        table: &str,
+        action: &str,
+        required: &mut Vec<Vec<(Slot, u32, u32)>>,
+        items: &mut Vec<Vec<(u32, Vec<(Slot, u32)>)>>,
+    ) -> usize {
+        let ti = match self.tables.iter().position(|t| t.name == table) {
+            Some(i) => i,
+            None => {
+                self.tables.push(TableEntry {
+                    hash: name_hash(table),
+                    name: table.to_string(),
+                    actions: Vec::new(),
+                });
+                self.tables.len() - 1
+            }
+        };
+        if let Some((_, _, b)) = self.tables[ti].actions.iter().find(|(_, a, _)| a == action) {
+            return *b;
+        }
+        self.buckets.push(Bucket::default());
+        required.push(Vec::new());
+        items.push(Vec::new());
+        let b = self.buckets.len() - 1;
+        self.tables[ti]
+            .actions
+            .push((name_hash(action), action.to_string(), b));
+        b
+    }
+
+    /// Per (table, ActionType): targets always evaluated, and the prefilter's scans as
+    /// (field slot, number of literals).
+    #[allow(clippy::type_complexity)]
+    pub fn summary(&self) -> Vec<(String, String, usize, Vec<(Slot, usize)>)> {
+        let mut out = Vec::new();
+        for t in &self.tables {
+            for (_, a, b) in &t.actions {
+                let bk = &self.buckets[*b];
+                out.push((
+                    t.name.clone(),
+                    a.clone(),
+                    bk.always.len(),
+                    bk.scan
+                        .iter()
+                        .flat_map(|s| {
+                            s.slots.iter().enumerate().map(|(i, slot)| {
+                                let n = s
+                                    .pats
+                                    .iter()
+                                    .filter(|p| p.iter().any(|f| f.field as usize == i))
+                                    .count();
+                                (*slot, n)
+                            })
+                        })
+                        .collect(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// The bucket of an event.
+    pub fn bucket(&self, table: &str, action: Option<&str>) -> Option<&Bucket> {
+        let th = name_hash(table);
+        let t = self
+            .tables
+            .iter()
+            .find(|t| t.hash == th && t.name == table)?;
+        let action = action?;
+        let ah = name_hash(action);
+        t.actions
+            .iter()
+            .find(|(h, a, _)| *h == ah && a == action)
+            .map(|(_, _, b)| &self.buckets[*b])
+    }
+}
+
+/// Build a bucket's scan from (field, needle id, target) entries (`u32::MAX`: a gate-only
+/// literal). On failure, returns the targets to evaluate always.
+fn build_scan(
+    slots: Vec<Slot>,
+    mut entries: Vec<(Slot, u32, u32)>,
+    literal: &[Vec<u8>],
+) -> Result<Option<Scan>, Vec<u32>> {
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    entries.sort_unstable();
+    entries.dedup();
+    let field_of = |s: Slot| slots.iter().position(|x| *x == s).unwrap_or(0) as u16;
+    let mut pat_ids: HashMap<&[u8], usize> = HashMap::new();
+    let mut pats: Vec<&[u8]> = Vec::new();
+    let mut per: Vec<Vec<PatField>> = Vec::new();
+    for &(slot, needle, t) in &entries {
+        let lit = literal[needle as usize].as_slice();
+        let id = *pat_ids.entry(lit).or_insert_with(|| {
+            pats.push(lit);
+            per.push(Vec::new());
+            pats.len() - 1
+        });
+        let f = field_of(slot);
+        let pf = match per[id].iter_mut().position(|p| p.field == f) {
+            Some(p) => &mut per[id][p],
+            None => {
+                per[id].push(PatField {
+                    field: f,
+                    needle,
+                    targets: Vec::new(),
+                });
+                let last = per[id].len() - 1;
+                &mut per[id][last]
+            }
+        };
+        if t != u32::MAX {
+            pf.targets.push(t);
+        }
+    }
+    // A DFA is fastest; fall back to the builder's choice if it would be too big.
+    let built = AhoCorasickBuilder::new()
+        .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(&pats)
+        .or_else(|_| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .build(&pats)
+        });
+    match built {
+        Ok(ac) => Ok(Some(Scan {
+            slots,
+            ac,
+            pats: per,
+        })),
+        // Patterns are non-empty byte strings, so building does not fail; if it ever did, the
+        // targets would be evaluated on every event rather than lost.
+        Err(_) => Err(per.into_iter().flatten().flat_map(|p| p.targets).collect()),
+    }
+}
+
+fn collect_items<'n>(n: &'n Node, out: &mut Vec<&'n Item>) {
+    match n {
+        Node::Item(i) => out.push(i),
+        Node::And(v) | Node::Or(v) | Node::AtLeast(_, v) => {
+            v.iter().for_each(|c| collect_items(c, out))
+        }
+        Node::Not(c) => collect_items(c, out),
+        Node::Const(_) => {}
+    }
+}
+
+/// (field, literal) pairs of an item: one must occur for the item to be true.
+fn item_literals(item: &Item) -> Option<Vec<(Slot, Vec<u8>)>> {
+    let needles = item.needles.as_ref()?;
+    let slots: Vec<Slot> = match &item.source {
+        Source::Field(s) => vec![*s],
+        Source::Token { slot, .. } => vec![*slot],
+        Source::Keywords(s) => s.clone(),
+        Source::Hashes(_) => return None,
+    };
+    let mut out = Vec::new();
+    for s in slots {
+        for n in needles {
+            out.push((s, n.clone()));
+        }
+    }
+    Some(out)
+}
+
+/// (field, literal) pairs of which at least one must occur for `node` to be true.
+pub(crate) fn required(node: &Node) -> Option<Vec<(Slot, Vec<u8>)>> {
+    match node {
+        Node::Const(_) | Node::Not(_) => None,
+        Node::Item(item) => item_literals(item),
+        Node::And(children) => children
+            .iter()
+            .filter_map(required)
+            .max_by_key(|list| score(list)),
+        Node::Or(children) | Node::AtLeast(_, children) => {
+            let mut out = Vec::new();
+            for c in children {
+                out.extend(required(c)?);
+            }
+            Some(out)
+        }
+    }
+}
+
+/// Higher is more selective: long shortest literal first, then few literals.
+fn score(list: &[(Slot, Vec<u8>)]) -> (usize, std::cmp::Reverse<usize>) {
+    let shortest = list.iter().map(|(_, n)| n.len()).min().unwrap_or(0);
+    (shortest.min(12), std::cmp::Reverse(list.len()))
+}

@@ -1,0 +1,129 @@
+//! Vigil's Sigma engine: Sigma v2 rules, filters and correlation rules, mapped onto Vigil's
+//! tables and matched against events.
+//!
+//! # Design
+//!
+//! **Parse** (`parse`, `condition`, `modifiers`): YAML files (one or many documents; the
+//! legacy `action: global | reset | repeat` collections are merged first) become rules,
+//! filters and correlation rules. Only the shape is checked here.
+//!
+//! **Map** (`mapping`): a rule's log source selects one or more *targets* from the field
+//! mapping (`content/sigma/mapping-linux.yml`, data rather than code): a Vigil table, the
+//! ActionTypes it covers, the Sigma field → column map, and *constants* (fields whose value a
+//! target implies, such as auditd's `type` or network's `Initiated`). A log source Vigil does
+//! not collect, or a field the mapping does not know, makes the rule `unsupported` with the
+//! reason; invalid Sigma is an `error`.
+//!
+//! **Compile** (`compile`, `matcher`): the rule is compiled once per target into a boolean
+//! tree of field tests. Modifiers become patterns (exact, prefix, suffix, substring, glob,
+//! regex, CIDR, numeric, null, exists, field reference); value transformations (`windash`,
+//! `expand`, `utf16*`, `base64*`) are applied at compile time. Tests on constants and on
+//! fields absent from a target are decided then, and the tree is folded: a rule selecting
+//! `type: PATH` is never evaluated on process events.
+//!
+//! **Index** (`index`): compiled targets are bucketed by (table, ActionType). In each bucket,
+//! an Aho-Corasick automaton per field holds the literals the rules require (a rule can only
+//! match if one of its literals occurs); rules without such literals are evaluated always.
+//!
+//! **Evaluate** (`eval`): per event, the bucket is found, each prefilter field is fetched and
+//! lowercased once and scanned, and only the candidate rules are evaluated, reading fields
+//! through a per-event cache. Output is rule indices ([`Detection`]).
+//!
+//! **Correlate** (`correlation`): matches of rules referenced by correlation rules update
+//! per-group sliding windows (`event_count`, `value_count`, `temporal`, `temporal_ordered`),
+//! bounded per group by the condition and per rule by a group cap, with counted evictions.
+//!
+//! **Check** (`check`) reports per file `loaded | unsupported | error` with the reason, and
+//! **golden** runs the team's golden test files against a rule set.
+
+mod check;
+mod compile;
+mod condition;
+mod correlation;
+mod eval;
+mod event;
+pub mod golden;
+mod index;
+mod mapping;
+mod matcher;
+mod modifiers;
+mod parse;
+mod ruleset;
+
+pub use check::{check_dir, CheckFile, CheckReport, CheckTotals};
+pub use correlation::{CorrelationLimits, CorrelationStats};
+pub use eval::{CorrelationHit, Detection, EvalStats, Evaluator};
+pub use event::{name_hash, Event, FieldName, FieldRef, OwnedEvent, Value};
+pub use mapping::{Mapping, MappingError, LINUX_MAPPING};
+pub use parse::{CorrelationKind, LogSource};
+pub use ruleset::{BucketSummary, FileReport, LoadReport, Loader, RuleInfo, RuleKind, RuleSet};
+
+/// Whether a file (or rule) loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Loaded,
+    /// Valid Sigma that Vigil cannot run (log source not collected, field not carried).
+    Unsupported,
+    /// Not valid Sigma, or not loadable (bad regex, unknown modifier, broken reference).
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Loaded => "loaded",
+            Status::Unsupported => "unsupported",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// A problem with a rule: invalid, or unsupported by Vigil. The message is lowercase, without
+/// a trailing period, and names the part of the rule at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    invalid: bool,
+    message: String,
+}
+
+impl Issue {
+    pub(crate) fn invalid(m: impl Into<String>) -> Issue {
+        Issue {
+            invalid: true,
+            message: m.into(),
+        }
+    }
+
+    pub(crate) fn unsupported(m: impl Into<String>) -> Issue {
+        Issue {
+            invalid: false,
+            message: m.into(),
+        }
+    }
+
+    /// Prefix the message with where it happened.
+    pub(crate) fn context(self, at: impl AsRef<str>) -> Issue {
+        Issue {
+            invalid: self.invalid,
+            message: format!("{}: {}", at.as_ref(), self.message),
+        }
+    }
+
+    /// `true` for invalid Sigma, `false` for unsupported.
+    pub fn is_invalid(&self) -> bool {
+        self.invalid
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for Issue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Issue {}

@@ -1,0 +1,175 @@
+//! The Linux mapping end to end: file, network, DNS and auditd rules on Vigil events.
+
+use vigil_sigma::{OwnedEvent, Status};
+
+use crate::support::*;
+
+fn rule(ls: &str, det: &str) -> String {
+    format!("title: r\nid: r\nlogsource: {{product: linux, {ls}}}\ndetection:\n{det}\n")
+}
+
+fn file(action: &str, path: &str) -> OwnedEvent {
+    OwnedEvent::new("DeviceFileEvents", 0)
+        .with("ActionType", action)
+        .with("FolderPath", path)
+        .with("InitiatingProcessFolderPath", "/usr/bin/vim")
+}
+
+#[test]
+fn file_categories_pick_their_action_types() {
+    let det = "  sel:\n    TargetFilename|startswith: /etc/cron.d/\n  condition: sel";
+    let s = ok(&[("r.yml", &rule("category: file_event", det))]);
+    assert!(hit(&s, &file("FileCreated", "/etc/cron.d/evil")));
+    assert!(hit(&s, &file("FileModified", "/etc/cron.d/evil")));
+    assert!(!hit(&s, &file("FileDeleted", "/etc/cron.d/evil")));
+    let s = ok(&[("r.yml", &rule("category: file_delete", det))]);
+    assert!(hit(&s, &file("FileDeleted", "/etc/cron.d/evil")));
+    assert!(!hit(&s, &file("FileCreated", "/etc/cron.d/evil")));
+    let s = ok(&[(
+        "r.yml",
+        &rule(
+            "category: file_rename",
+            "  sel:\n    SourceFilename|endswith: .tmp\n    Image|endswith: /vim\n  condition: sel",
+        ),
+    )]);
+    assert!(hit(
+        &s,
+        &file("FileRenamed", "/etc/passwd").with("PreviousFolderPath", "/etc/x.tmp")
+    ));
+}
+
+#[test]
+fn dns_queries_match_remote_url() {
+    let s = ok(&[(
+        "r.yml",
+        &rule(
+            "category: dns_query",
+            "  sel:\n    QueryName|endswith: .onion\n  condition: sel",
+        ),
+    )]);
+    let q = OwnedEvent::new("DeviceEvents", 0)
+        .with("ActionType", "DnsQueryResponse")
+        .with("RemoteUrl", "abc.onion");
+    assert!(hit(&s, &q));
+    let (st, why) = outcome(&rule(
+        "category: dns_query",
+        "  sel:\n    Image|endswith: /curl\n  condition: sel",
+    ));
+    assert_eq!(st, Status::Unsupported);
+    assert!(why.contains("carry no process"), "{why}");
+}
+
+#[test]
+fn auditd_execve_arguments_are_command_line_tokens() {
+    let s = ok(&[(
+        "r.yml",
+        &rule(
+            "service: auditd",
+            "  sel:\n    type: EXECVE\n    a0: getcap\n    a1: '-r'\n    a2: /\n  condition: sel",
+        ),
+    )]);
+    assert!(hit(
+        &s,
+        &exec("/usr/sbin/getcap", "getcap -r / 2>/dev/null")
+    ));
+    assert!(!hit(&s, &exec("/usr/sbin/getcap", "getcap -r /usr")));
+    assert!(!hit(&s, &exec("/usr/sbin/getcap", "getcap")));
+    // Quoted arguments are unquoted.
+    let s = ok(&[(
+        "r.yml",
+        &rule(
+            "service: auditd",
+            "  sel:\n    type: EXECVE\n    a2: 'echo hi'\n  condition: sel",
+        ),
+    )]);
+    assert!(hit(&s, &exec("/bin/sh", "sh -c \"echo hi\"")));
+}
+
+#[test]
+fn auditd_type_selects_the_target() {
+    // A PATH selection runs on file events only, an EXECVE selection on process events only.
+    let s = ok(&[(
+        "r.yml",
+        &rule(
+            "service: auditd",
+            "  p:\n    type: PATH\n    name: /etc/ld.so.preload\n  e:\n    type: EXECVE\n    a0: ldconfig\n  condition: 1 of them",
+        ),
+    )]);
+    assert!(hit(&s, &file("FileModified", "/etc/ld.so.preload")));
+    assert!(hit(&s, &exec("/sbin/ldconfig", "ldconfig")));
+    assert!(!hit(&s, &exec("/etc/ld.so.preload", "/etc/ld.so.preload")));
+    // nametype picks the ActionType.
+    let s = ok(&[(
+        "r.yml",
+        &rule("service: auditd", "  p:\n    type: PATH\n    nametype: CREATE\n    name|startswith: /etc/systemd/system/\n  condition: p"),
+    )]);
+    assert!(hit(
+        &s,
+        &file("FileCreated", "/etc/systemd/system/x.service")
+    ));
+    assert!(!hit(
+        &s,
+        &file("FileModified", "/etc/systemd/system/x.service")
+    ));
+}
+
+#[test]
+fn auditd_syscall_records_map_to_the_events_that_carry_them() {
+    let s = ok(&[(
+        "r.yml",
+        &rule("service: auditd", "  sel:\n    type: SYSCALL\n    SYSCALL: memfd_create\n    exe|endswith: /python3\n  condition: sel"),
+    )]);
+    let memfd = OwnedEvent::new("DeviceEvents", 0)
+        .with("ActionType", "MemfdCreated")
+        .with("InitiatingProcessFolderPath", "/usr/bin/python3");
+    assert!(hit(&s, &memfd));
+    assert!(!hit(&s, &exec("/usr/bin/python3", "python3")));
+    // Without a syscall: any collected syscall of that program, exec included.
+    let s = ok(&[(
+        "r.yml",
+        &rule(
+            "service: auditd",
+            "  sel:\n    type: SYSCALL\n    comm: split\n  condition: sel",
+        ),
+    )]);
+    assert!(hit(
+        &s,
+        &exec("/usr/bin/split", "split -b 1M x").with("FileName", "split")
+    ));
+    // euid lives in AdditionalFields on exec events.
+    let s = ok(&[(
+        "r.yml",
+        &rule(
+            "service: auditd",
+            "  sel:\n    type: SYSCALL\n    SYSCALL: execve\n    euid: 33\n  condition: sel",
+        ),
+    )]);
+    let mut e = exec("/bin/sh", "sh");
+    e.set_additional("euid", 33i64);
+    assert!(hit(&s, &e));
+}
+
+#[test]
+fn auditd_facts_vigil_lacks_are_unsupported_with_reasons() {
+    let (st, why) = outcome(&rule(
+        "service: auditd",
+        "  sel:\n    type: SYSCALL\n    SYSCALL: mknod\n  condition: sel",
+    ));
+    assert_eq!(st, Status::Unsupported);
+    assert!(
+        why.starts_with("`SYSCALL: mknod`: no Vigil event carries this value"),
+        "{why}"
+    );
+    let (st, why) = outcome(&rule(
+        "service: auditd",
+        "  sel:\n    type: USER_LOGIN\n  condition: sel",
+    ));
+    assert_eq!(st, Status::Unsupported);
+    assert!(why.contains("user-space"), "{why}");
+    let (st, why) = outcome(&rule(
+        "service: auditd",
+        "  sel:\n    key: susp\n  condition: sel",
+    ));
+    assert_eq!(st, Status::Unsupported);
+    assert!(why.contains("field `key`"), "{why}");
+}
