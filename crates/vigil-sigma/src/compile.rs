@@ -188,7 +188,7 @@ pub(crate) fn compile_rule(
         {
             parts.push(compile_detection(det, cond, t, ls, map, ctx)?);
         }
-        let node = fold(Node::And(parts));
+        let node = crate::order::cheap_first(fold(Node::And(parts)));
         if !matches!(node, Node::Const(false)) {
             let target = &map.targets[t];
             out.push(CompiledTarget {

@@ -65,8 +65,8 @@ pub struct Evaluator<'s> {
     matched: Vec<(u32, u32)>,
     tmp_raw: String,
     tmp_lower: String,
-    scan_buf: String,
-    ranges: Vec<(usize, usize)>,
+    /// Pattern ids the prefilter found in one field.
+    hits: Vec<u32>,
     /// The arguments of the command line `tok_slot`, split in event `tok_gen`.
     tok_gen: u32,
     tok_slot: Slot,
@@ -118,8 +118,7 @@ impl<'s> Evaluator<'s> {
             matched: Vec::new(),
             tmp_raw: String::new(),
             tmp_lower: String::new(),
-            scan_buf: String::new(),
-            ranges: Vec::new(),
+            hits: Vec::new(),
             tok_gen: 0,
             tok_slot: 0,
             tok_buf: String::new(),
@@ -202,43 +201,50 @@ impl<'s> Evaluator<'s> {
         if naive {
             cands.extend_from_slice(&bucket.all);
         } else {
-            if let Some(scan) = &bucket.scan {
-                // Lay the lowercased fields end to end and scan them once.
-                let mut buf = std::mem::take(&mut self.scan_buf);
-                buf.clear();
-                self.ranges.clear();
-                for &slot in &scan.slots {
-                    self.load(ev, slot, true);
-                    let sv = &self.slots[slot as usize];
-                    if sv.present && !sv.null {
-                        let start = buf.len();
-                        buf.push_str(&sv.lower);
-                        self.ranges.push((start, buf.len()));
-                    } else {
-                        self.ranges.push((usize::MAX, usize::MAX));
+            for fs in &bucket.scans {
+                // ASCII text is scanned raw (the automaton lowercases ASCII as it goes); other
+                // text is lowercased first.
+                self.load(ev, fs.slot, false);
+                let sv = &self.slots[fs.slot as usize];
+                if !sv.present || sv.null {
+                    continue;
+                }
+                if !sv.raw.is_ascii() {
+                    self.load(ev, fs.slot, true);
+                }
+                let sv = &self.slots[fs.slot as usize];
+                let text = if sv.raw.is_ascii() {
+                    &sv.raw
+                } else {
+                    &sv.lower
+                };
+                self.stats.scanned_bytes += text.len() as u64;
+                let mut hits = std::mem::take(&mut self.hits);
+                hits.clear();
+                fs.scan(text.as_bytes(), &mut hits);
+                self.stats.literal_hits += hits.len() as u64;
+                for &p in &hits {
+                    let pat = &fs.pats[p as usize];
+                    let ns = &mut self.needle_stamp[pat.needle as usize];
+                    if *ns == gen {
+                        // Seen already: its targets are candidates.
+                        continue;
+                    }
+                    *ns = gen;
+                    for &t in pat.targets.iter() {
+                        let st = &mut self.target_stamp[t as usize];
+                        if *st != gen {
+                            *st = gen;
+                            cands.push(t);
+                        }
                     }
                 }
-                self.stats.scanned_bytes += buf.len() as u64;
-                for m in scan.ac.find_overlapping_iter(buf.as_str()) {
-                    self.stats.literal_hits += 1;
-                    for pf in &scan.pats[m.pattern().as_usize()] {
-                        let (s, e) = self.ranges[pf.field as usize];
-                        if m.start() < s || m.end() > e {
-                            continue;
-                        }
-                        self.needle_stamp[pf.needle as usize] = gen;
-                        for &t in &pf.targets {
-                            let st = &mut self.target_stamp[t as usize];
-                            if *st != gen {
-                                *st = gen;
-                                cands.push(t);
-                            }
-                        }
-                    }
-                }
-                self.scan_buf = buf;
+                self.hits = hits;
             }
             cands.extend_from_slice(&bucket.always);
+            // In target order, as the naive evaluation (which target of a rule raises it
+            // decides the correlation fields).
+            cands.sort_unstable();
         }
         self.matched.clear();
         self.stats.events += 1;

@@ -160,17 +160,27 @@ const ACTION_TYPE_HASH: u64 = name_hash("ActionType");
 /// Byte equality of short names, eight bytes at a time, without a library call.
 #[inline]
 fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        if x != y {
+    let word = |s: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        u64::from_ne_bytes(w)
+    };
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
             return false;
         }
+        i += 8;
     }
-    ca.remainder() == cb.remainder()
+    // The last eight bytes (overlapping the previous word).
+    word(a, n - 8) == word(b, n - 8)
 }
 
 impl OwnedEvent {
@@ -276,6 +286,10 @@ impl OwnedEvent {
     /// Deeper paths (`AdditionalFields.a.b`): walk into the objects.
     fn walk(&self, name: &str) -> Option<FieldRef<'_>> {
         let (head, rest) = name.split_once('.')?;
+        // One level (`AdditionalFields.cwd`) is in the index: a name absent from it is absent.
+        if !rest.contains('.') {
+            return None;
+        }
         let mut v = self.get(head)?;
         for part in rest.split('.') {
             v = v.get(part)?;

@@ -5,56 +5,35 @@
 //! rule can only match if at least one literal occurs in its field: AND picks its most
 //! selective child, OR and "N of" take the union of their children, and NOT, numeric, CIDR
 //! and existence tests give nothing (regexes give their prefix or suffix literals). Targets
-//! with such a set are evaluated only when the automaton finds one of their literals in the
+//! with such a set are evaluated only when the prefilter finds one of their literals in the
 //! event; the rest ("always") are evaluated on every event of their bucket.
 //!
-//! The automaton also holds the literals of every other item of those targets whose field is
-//! scanned anyway. Each literal has a global id, stamped when found; an item whose literals
+//! The automata (one per scanned field, see `scan`) also hold the literals of every other
+//! item of those targets whose field is scanned anyway. Each literal has a global id, stamped when found; an item whose literals
 //! were all absent is false without being evaluated (its *gate*), so a rule's other
 //! selections, regexes included, are skipped for free.
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-
 use crate::compile::{Item, Node, Slot, Source};
-use crate::event::name_hash;
-
-/// The prefilter of a bucket: one automaton over the literals of all its fields, run once
-/// over the event's lowercased fields laid end to end.
-#[derive(Debug)]
-pub(crate) struct Scan {
-    /// The fields, in the order they are laid out.
-    pub slots: Vec<Slot>,
-    pub ac: AhoCorasick,
-    /// Pattern id → per field (index into `slots`): the literal's global id and the targets
-    /// that need it.
-    pub pats: Vec<Vec<PatField>>,
-}
-
-#[derive(Debug)]
-pub(crate) struct PatField {
-    pub field: u16,
-    pub needle: u32,
-    pub targets: Vec<u32>,
-}
+use crate::scan::FieldScan;
 
 /// The rules that can match events of one (table, ActionType).
 #[derive(Debug, Default)]
 pub(crate) struct Bucket {
     /// Targets without required literals: evaluated on every event.
     pub always: Vec<u32>,
-    pub scan: Option<Scan>,
+    /// The prefilter: one automaton per scanned field.
+    pub scans: Vec<FieldScan>,
     /// Every target of the bucket (for the naive evaluation).
     pub all: Vec<u32>,
 }
 
 #[derive(Debug)]
 struct TableEntry {
-    hash: u64,
     name: String,
-    /// (name hash, name, bucket).
-    actions: Vec<(u64, String, usize)>,
+    /// (ActionType, bucket).
+    actions: Vec<(String, usize)>,
 }
 
 /// Dispatch from (table, ActionType) to buckets.
@@ -158,8 +137,8 @@ impl Index {
                     entries.extend(lits.iter().map(|(s, n)| (*s, *n, u32::MAX)));
                 }
             }
-            match build_scan(slots, entries, &literal) {
-                Ok(scan) => idx.buckets[b].scan = scan,
+            match build_scans(&slots, entries, &literal) {
+                Ok(scans) => idx.buckets[b].scans = scans,
                 Err(targets) => {
                     idx.buckets[b].always.extend(targets);
                     // Nothing is scanned in this bucket: no gate may rely on it.
@@ -197,23 +176,20 @@ impl Index {
             Some(i) => i,
             None => {
                 self.tables.push(TableEntry {
-                    hash: name_hash(table),
                     name: table.to_string(),
                     actions: Vec::new(),
                 });
                 self.tables.len() - 1
             }
         };
-        if let Some((_, _, b)) = self.tables[ti].actions.iter().find(|(_, a, _)| a == action) {
+        if let Some((_, b)) = self.tables[ti].actions.iter().find(|(a, _)| a == action) {
             return *b;
         }
         self.buckets.push(Bucket::default());
         required.push(Vec::new());
         items.push(Vec::new());
         let b = self.buckets.len() - 1;
-        self.tables[ti]
-            .actions
-            .push((name_hash(action), action.to_string(), b));
+        self.tables[ti].actions.push((action.to_string(), b));
         b
     }
 
@@ -223,107 +199,72 @@ impl Index {
     pub fn summary(&self) -> Vec<(String, String, usize, Vec<(Slot, usize)>)> {
         let mut out = Vec::new();
         for t in &self.tables {
-            for (_, a, b) in &t.actions {
+            for (a, b) in &t.actions {
                 let bk = &self.buckets[*b];
                 out.push((
                     t.name.clone(),
                     a.clone(),
                     bk.always.len(),
-                    bk.scan
-                        .iter()
-                        .flat_map(|s| {
-                            s.slots.iter().enumerate().map(|(i, slot)| {
-                                let n = s
-                                    .pats
-                                    .iter()
-                                    .filter(|p| p.iter().any(|f| f.field as usize == i))
-                                    .count();
-                                (*slot, n)
-                            })
-                        })
-                        .collect(),
+                    bk.scans.iter().map(|s| (s.slot, s.len())).collect(),
                 ));
             }
         }
         out
     }
 
-    /// The bucket of an event.
+    /// The bucket of an event (a few tables of a few ActionTypes each: comparing the names
+    /// is cheaper than hashing them).
     pub fn bucket(&self, table: &str, action: Option<&str>) -> Option<&Bucket> {
-        let th = name_hash(table);
-        let t = self
-            .tables
-            .iter()
-            .find(|t| t.hash == th && t.name == table)?;
+        let t = self.tables.iter().find(|t| t.name == table)?;
         let action = action?;
-        let ah = name_hash(action);
         t.actions
             .iter()
-            .find(|(h, a, _)| *h == ah && a == action)
-            .map(|(_, _, b)| &self.buckets[*b])
+            .find(|(a, _)| a == action)
+            .map(|(_, b)| &self.buckets[*b])
     }
 }
 
-/// Build a bucket's scan from (field, needle id, target) entries (`u32::MAX`: a gate-only
-/// literal). On failure, returns the targets to evaluate always.
-fn build_scan(
-    slots: Vec<Slot>,
+/// Build a bucket's scans from (field, needle id, target) entries (`u32::MAX`: a gate-only
+/// literal), one per field of `slots`. On failure, returns the targets to evaluate always.
+fn build_scans(
+    slots: &[Slot],
     mut entries: Vec<(Slot, u32, u32)>,
     literal: &[Vec<u8>],
-) -> Result<Option<Scan>, Vec<u32>> {
-    if entries.is_empty() {
-        return Ok(None);
-    }
+) -> Result<Vec<FieldScan>, Vec<u32>> {
     entries.sort_unstable();
     entries.dedup();
-    let field_of = |s: Slot| slots.iter().position(|x| *x == s).unwrap_or(0) as u16;
-    let mut pat_ids: HashMap<&[u8], usize> = HashMap::new();
-    let mut pats: Vec<&[u8]> = Vec::new();
-    let mut per: Vec<Vec<PatField>> = Vec::new();
-    for &(slot, needle, t) in &entries {
-        let lit = literal[needle as usize].as_slice();
-        let id = *pat_ids.entry(lit).or_insert_with(|| {
-            pats.push(lit);
-            per.push(Vec::new());
-            pats.len() - 1
-        });
-        let f = field_of(slot);
-        let pf = match per[id].iter_mut().position(|p| p.field == f) {
-            Some(p) => &mut per[id][p],
-            None => {
-                per[id].push(PatField {
-                    field: f,
-                    needle,
-                    targets: Vec::new(),
-                });
-                let last = per[id].len() - 1;
-                &mut per[id][last]
+    let mut scans = Vec::new();
+    for &slot in slots {
+        // Needle ids are per (field, literal): one pattern each.
+        let mut lits: Vec<(Vec<u8>, u32, Vec<u32>)> = Vec::new();
+        for &(s, needle, t) in entries.iter().filter(|e| e.0 == slot) {
+            if lits.last().is_none_or(|l| l.1 != needle) {
+                lits.push((literal[needle as usize].clone(), needle, Vec::new()));
             }
-        };
-        if t != u32::MAX {
-            pf.targets.push(t);
+            if t != u32::MAX {
+                if let Some(l) = lits.last_mut() {
+                    l.2.push(t);
+                }
+            }
+            debug_assert_eq!(s, slot);
+        }
+        if lits.is_empty() {
+            continue;
+        }
+        match FieldScan::build(slot, lits) {
+            Ok(scan) => scans.push(scan),
+            // Patterns are non-empty byte strings, so building does not fail; if it ever did,
+            // the bucket's targets would be evaluated on every event rather than lost.
+            Err(_) => {
+                return Err(entries
+                    .iter()
+                    .map(|e| e.2)
+                    .filter(|t| *t != u32::MAX)
+                    .collect())
+            }
         }
     }
-    // A DFA is fastest; fall back to the builder's choice if it would be too big.
-    let built = AhoCorasickBuilder::new()
-        .match_kind(MatchKind::Standard)
-        .kind(Some(AhoCorasickKind::DFA))
-        .build(&pats)
-        .or_else(|_| {
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .build(&pats)
-        });
-    match built {
-        Ok(ac) => Ok(Some(Scan {
-            slots,
-            ac,
-            pats: per,
-        })),
-        // Patterns are non-empty byte strings, so building does not fail; if it ever did, the
-        // targets would be evaluated on every event rather than lost.
-        Err(_) => Err(per.into_iter().flatten().flat_map(|p| p.targets).collect()),
-    }
+    Ok(scans)
 }
 
 fn collect_items<'n>(n: &'n Node, out: &mut Vec<&'n Item>) {

@@ -21,13 +21,17 @@
 //! fields absent from a target are decided then, and the tree is folded: a rule selecting
 //! `type: PATH` is never evaluated on process events.
 //!
-//! **Index** (`index`): compiled targets are bucketed by (table, ActionType). In each bucket,
-//! an Aho-Corasick automaton per field holds the literals the rules require (a rule can only
-//! match if one of its literals occurs); rules without such literals are evaluated always.
+//! **Index** (`index`, `scan`, `factors`, `order`): compiled targets are bucketed by (table,
+//! ActionType). In each bucket, one Aho-Corasick automaton per scanned field, flattened into a
+//! table that folds ASCII case, holds the literals the rules require (a rule can only match
+//! if one of its literals occurs; regexes give the literals every match contains, anywhere in
+//! the pattern); rules without such literals are evaluated always. The children of AND and OR
+//! are sorted cheapest first, regexes last.
 //!
-//! **Evaluate** (`eval`): per event, the bucket is found, each prefilter field is fetched and
-//! lowercased once and scanned, and only the candidate rules are evaluated, reading fields
-//! through a per-event cache. Output is rule indices ([`Detection`]).
+//! **Evaluate** (`eval`): per event, the bucket is found, each prefilter field is fetched once
+//! and scanned (raw when ASCII, else lowercased), and only the candidate rules are evaluated,
+//! reading fields through a per-event cache that lowercases a field only when a test needs it.
+//! Output is rule indices ([`Detection`]).
 //!
 //! **Correlate** (`correlation`): matches of rules referenced by correlation rules update
 //! per-group sliding windows (`event_count`, `value_count`, `temporal`, `temporal_ordered`),
@@ -42,13 +46,16 @@ mod condition;
 mod correlation;
 mod eval;
 mod event;
+mod factors;
 pub mod golden;
 mod index;
 mod mapping;
 mod matcher;
 mod modifiers;
+mod order;
 mod parse;
 mod ruleset;
+mod scan;
 
 pub use check::{check_dir, CheckFile, CheckReport, CheckTotals};
 pub use correlation::{CorrelationLimits, CorrelationStats};

@@ -123,6 +123,15 @@ impl StrPat {
         })
     }
 
+    /// Relative cost of a test (for evaluating cheap tests first).
+    pub fn cost(&self) -> u32 {
+        match &self.kind {
+            PatKind::Exact(_) | PatKind::Prefix(_) | PatKind::Suffix(_) | PatKind::Any => 1,
+            PatKind::Contains(_) => 2,
+            PatKind::Glob(_) => 3,
+        }
+    }
+
     /// The literal of a `contains` pattern (for grouping many of them into one automaton).
     pub fn contains_literal(&self) -> Option<&[u8]> {
         match &self.kind {
@@ -342,6 +351,19 @@ pub fn regex_literals(pat: &str, i: bool, m: bool, s: bool) -> RegexLiterals {
             best = Some(v);
         }
     }
+    // Literals inside the pattern, when they beat its prefixes and suffixes.
+    if let Some(mut f) = crate::factors::required(&hir) {
+        f = f.iter().map(|l| lower_bytes(l)).collect();
+        f.sort();
+        f.dedup();
+        let score = |v: &Vec<Vec<u8>>| {
+            let shortest = v.iter().map(Vec::len).min().unwrap_or(0);
+            (shortest.min(8), std::cmp::Reverse(v.len()))
+        };
+        if best.as_ref().is_none_or(|b| score(&f) > score(b)) {
+            best = Some(f);
+        }
+    }
     RegexLiterals {
         contains: best,
         starts_with: anchored_prefixes,
@@ -533,6 +555,17 @@ impl ValueTest {
         }
     }
 
+    /// Relative cost of the test (for evaluating cheap tests first).
+    pub fn cost(&self) -> u32 {
+        match self {
+            ValueTest::Str(p) => p.cost(),
+            ValueTest::AnyContains { .. } => 3,
+            ValueTest::ExactSet { .. } | ValueTest::Num(..) | ValueTest::Null => 1,
+            ValueTest::Cidr(_) => 4,
+            ValueTest::Regex(_) => 20,
+        }
+    }
+
     /// Needles (lowercased) of which a matching value contains at least one; `None` when the
     /// test has no required literal.
     pub fn needles(&self) -> Option<Vec<Vec<u8>>> {
@@ -612,6 +645,14 @@ mod tests {
         )
         .unwrap();
         assert!(l.len() <= 16 && l.contains(&b".png".to_vec()), "{l:?}");
+        // Literals inside the pattern count too.
+        let l = lits(r"(?i)\s-a\s+x|stratum\d?\+|\b4[0-9AB]\w{3}", false).unwrap();
+        assert!(
+            l.contains(&b"-a".to_vec()) && l.contains(&b"4b".to_vec()),
+            "{l:?}"
+        );
+        assert!(l.contains(&b"stratum".to_vec()), "{l:?}");
+        assert_eq!(lits(r"a\s*|\d+", false), None);
         let r = regex_literals(r"^\[[^\]]+\]$", false, false, false);
         assert_eq!(r.starts_with, Some(vec![b"[".to_vec()]));
         assert_eq!(regex_literals("a^", false, false, false).starts_with, None);
