@@ -48,11 +48,34 @@ enum Cmd {
     /// Detection rules (Sigma).
     #[command(subcommand)]
     Rules(RulesCmd),
+    /// Alerts raised by detection rules.
+    #[command(subcommand)]
+    Alerts(AlertsCmd),
     /// Start a server on the embedded store and an agent on this host enrolled with it.
     Up(up::UpArgs),
     /// KQL hunting (not supported yet).
     #[command(external_subcommand)]
     Other(Vec<String>),
+}
+
+#[derive(Subcommand)]
+enum AlertsCmd {
+    /// Alerts, most recent activity first.
+    List {
+        /// Only alerts with activity in this last period (e.g. 30m, 24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One alert with its evidence (JSON).
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an alert's status, classification or assignee (not supported yet).
+    Update { id: String },
 }
 
 #[derive(Subcommand)]
@@ -281,6 +304,49 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Rules(RulesCmd::Check { dir, json }) => rules_check(&dir, json),
+        Cmd::Alerts(a) => {
+            let api = api(&cli.conn)?;
+            match a {
+                AlertsCmd::List { since, json } => {
+                    let since_ms = match since.as_deref().map(parse_duration).transpose()? {
+                        Some(d) => {
+                            let now = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .unwrap_or_default();
+                            now.saturating_sub(d).as_millis() as i64
+                        }
+                        None => 0,
+                    };
+                    let v = api.get(&format!("/api/v1/alerts?since_ms={since_ms}"))?;
+                    if json {
+                        return print_json(&v);
+                    }
+                    let rows = v.as_array().cloned().unwrap_or_default();
+                    table::print(
+                        &[
+                            "AlertId",
+                            "Severity",
+                            "Title",
+                            "Category",
+                            "AttackTechniques",
+                            "DeviceId",
+                            "LastActivity",
+                            "Hits",
+                            "Status",
+                        ],
+                        &rows,
+                    );
+                    Ok(())
+                }
+                // An alert nests its evidence: shown as JSON with or without `--json`.
+                AlertsCmd::Show { id, json: _ } => {
+                    print_json(&api.get(&format!("/api/v1/alerts/{id}"))?)
+                }
+                AlertsCmd::Update { .. } => bail!(
+                    "`vigil alerts update` is not supported yet (see the README's list of what is built)"
+                ),
+            }
+        }
         Cmd::Rules(_) => bail!(
             "`vigil rules list|enable|disable` is not supported yet: the server does not evaluate \
              rules yet (see the README's list of what is built)"
@@ -288,7 +354,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Other(args) => {
             let verb = args.first().map(String::as_str).unwrap_or("");
             match verb {
-                "hunt" | "alerts" | "incidents" | "indicators" | "action" | "live" => {
+                "hunt" | "incidents" | "indicators" | "action" | "live" => {
                     bail!("`vigil {verb}` is not supported yet (see the README's list of what is built)")
                 }
                 _ => bail!("unknown command {verb:?}; see `vigil --help`"),

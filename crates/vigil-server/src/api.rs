@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vigil_state::{Device, EnrollmentToken};
+use vigil_state::{Alert, Device, EnrollmentToken};
 
 use crate::{now_ms, Ctx};
 
@@ -76,6 +76,8 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .route("/api/v1/devices/{id}", get(show_device))
         .route("/api/v1/devices/{id}/revoke", post(revoke_device))
         .route("/api/v1/events/sql", post(events_sql))
+        .route("/api/v1/alerts", get(list_alerts))
+        .route("/api/v1/alerts/{id}", get(show_alert))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .with_state(ctx)
 }
@@ -226,6 +228,64 @@ async fn revoke_device(
         .map_err(not_found_or_internal)?;
     tracing::info!(device = %id, "device revoked");
     Ok(Json(json!({ "DeviceId": id, "revoked": true })))
+}
+
+/// An alert in MDE's AlertInfo/AlertEvidence vocabulary.
+fn alert_json(a: &Alert) -> Value {
+    json!({
+        "AlertId": a.id,
+        "Title": a.title,
+        "Severity": a.severity,
+        "Category": a.category,
+        "AttackTechniques": a.techniques,
+        "DetectionSource": a.detection_source,
+        "RuleId": a.rule_id,
+        "DeviceId": a.device_id,
+        "FirstActivity": rfc3339(a.first_activity_ms),
+        "LastActivity": rfc3339(a.last_activity_ms),
+        "Hits": a.hits,
+        "Status": a.status,
+        "Classification": a.classification,
+        "Determination": a.determination,
+        "AssignedTo": a.assignee,
+        "Created": rfc3339(a.created_ms),
+        "Evidence": serde_json::from_str::<Value>(&a.evidence_json).unwrap_or(Value::Null),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsQuery {
+    /// Alerts with activity at or after this time, unix milliseconds.
+    since_ms: Option<i64>,
+}
+
+async fn list_alerts(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    q: Result<axum::extract::Query<AlertsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    authenticate(&ctx, &headers).await?;
+    let axum::extract::Query(q) = q.map_err(|e| bad(format!("invalid query: {e}")))?;
+    let alerts = ctx
+        .state
+        .list_alerts(q.since_ms.unwrap_or(0))
+        .await
+        .map_err(internal)?;
+    Ok(Json(json!(alerts
+        .iter()
+        .map(alert_json)
+        .collect::<Vec<_>>())))
+}
+
+async fn show_alert(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    authenticate(&ctx, &headers).await?;
+    let a = ctx.state.alert(&id).await.map_err(not_found_or_internal)?;
+    Ok(Json(alert_json(&a)))
 }
 
 #[derive(Deserialize)]

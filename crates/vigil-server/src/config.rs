@@ -21,6 +21,9 @@
 //! max_batch_events = 20000            # events in one batch
 //! max_batch_bytes = 67108864          # one batch, decompressed
 //! max_message_bytes = 16777216        # one gRPC message, compressed
+//!
+//! [detection]
+//! rules_dirs = []                     # folders of extra Sigma rules (built-in rules always load)
 //! ```
 
 use std::net::SocketAddr;
@@ -34,6 +37,14 @@ pub struct ServerConfig {
     pub server: ServerSection,
     pub store: StoreSection,
     pub ingest: IngestSection,
+    pub detection: DetectionSection,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectionSection {
+    /// Folders of extra Sigma rules, loaded beside the built-in ones.
+    pub rules_dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

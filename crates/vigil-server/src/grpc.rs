@@ -181,6 +181,7 @@ impl Telemetry for TelemetryService {
         let (boot_id, first_seq, count) = (batch.boot_id.clone(), batch.first_seq, batch.count);
         let ctx = Arc::clone(&self.ctx);
         let dev_id = device.id.clone();
+        let dev_id_for_detection = device.id.clone();
         let started = Instant::now();
         let (outcome, info) = tokio::task::spawn_blocking(move || {
             let events = vigil_proto::split_batch(&batch, limits).map_err(|e| {
@@ -194,9 +195,9 @@ impl Telemetry for TelemetryService {
             })?;
             let info = device_info(&events);
             // The store gives every row the certificate's DeviceId, whatever the rows claim.
-            let outcome = ctx
+            let (outcome, stored_rows) = ctx
                 .store
-                .append(IngestBatch {
+                .append_returning_rows(IngestBatch {
                     device_id: dev_id,
                     boot_id: batch.boot_id,
                     first_seq: batch.first_seq,
@@ -211,6 +212,7 @@ impl Telemetry for TelemetryService {
                     }
                     e => Status::unavailable(format!("the server cannot store the batch now: {e}")),
                 })?;
+            ctx.detector.submit(&dev_id_for_detection, stored_rows);
             Ok::<_, Status>((outcome, info))
         })
         .await

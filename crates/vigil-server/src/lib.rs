@@ -11,6 +11,7 @@
 pub mod api;
 pub mod bootstrap;
 pub mod config;
+pub mod detect;
 pub mod grpc;
 pub mod metrics;
 pub mod tls;
@@ -45,6 +46,7 @@ pub struct Ctx {
     pub store: Store,
     pub ca: Ca,
     pub metrics: Arc<metrics::Metrics>,
+    pub detector: detect::Detector,
 }
 
 /// A started server.
@@ -97,12 +99,20 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
     let tls = vigil_pki::server_tls_config(boot.ca.cert_pem(), &boot.server_cert)
         .context("cannot build the TLS configuration")?;
     let metrics = Arc::new(metrics::Metrics::default());
+    let (rules, _) = detect::load_rules(&cfg.detection.rules_dirs)?;
+    let detector = detect::Detector::start(
+        rules,
+        state.clone(),
+        tokio::runtime::Handle::current(),
+        Arc::clone(&metrics),
+    );
     let ctx = Arc::new(Ctx {
         cfg: cfg.clone(),
         state,
         store,
         ca: boot.ca,
         metrics: Arc::clone(&metrics),
+        detector,
     });
 
     let grpc_listener = tokio::net::TcpListener::bind(cfg.server.grpc_addr)

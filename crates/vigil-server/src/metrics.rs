@@ -13,6 +13,12 @@ pub struct Metrics {
     pub tls_failures: AtomicU64,
     /// Sum of ingest call durations in microseconds (for the mean).
     pub ingest_micros: AtomicU64,
+    /// Rows evaluated by streaming detection.
+    pub detection_events: AtomicU64,
+    /// Stored batches detection skipped because its queue was full.
+    pub detection_batches_dropped: AtomicU64,
+    /// Alerts created (hits grouped into an existing alert not counted).
+    pub alerts_created: AtomicU64,
 }
 
 impl Metrics {
@@ -59,6 +65,21 @@ impl Metrics {
             "vigil_tls_handshake_failures_total",
             "Failed or timed-out TLS handshakes.",
             get(&self.tls_failures),
+        );
+        counter(
+            "vigil_detection_events_total",
+            "Rows evaluated by streaming detection.",
+            get(&self.detection_events),
+        );
+        counter(
+            "vigil_detection_batches_dropped_total",
+            "Stored batches not evaluated because the detection queue was full.",
+            get(&self.detection_batches_dropped),
+        );
+        counter(
+            "vigil_alerts_created_total",
+            "Alerts created.",
+            get(&self.alerts_created),
         );
         counter(
             "vigil_ingest_seconds_micros_total",

@@ -18,6 +18,7 @@
 //! SHA-256 (`secret.rs`). Times are always given by the caller (`now_ms`), so that tests and
 //! the server agree on one clock.
 
+mod alerts;
 mod api_tokens;
 mod devices;
 mod enrollment;
@@ -34,6 +35,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use alerts::{Alert, NewHit};
 pub use api_tokens::{ApiToken, API_TOKEN_PREFIX};
 pub use devices::{Device, DeviceSeen, NewDevice};
 pub use enrollment::{EnrollmentToken, ENROLLMENT_TOKEN_PREFIX};

@@ -39,11 +39,44 @@ pub struct AppliedMigration {
 }
 
 /// Every migration, oldest first.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: INITIAL,
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: INITIAL,
+    },
+    Migration {
+        version: 2,
+        name: "alerts",
+        sql: ALERTS,
+    },
+];
+
+const ALERTS: &str = "
+CREATE TABLE alerts (
+    id               TEXT PRIMARY KEY,
+    group_key        TEXT NOT NULL,
+    rule_id          TEXT NOT NULL,
+    title            TEXT NOT NULL,
+    severity         TEXT NOT NULL,
+    category         TEXT NOT NULL,
+    techniques       TEXT NOT NULL,
+    detection_source TEXT NOT NULL,
+    device_id        TEXT NOT NULL,
+    first_ms         BIGINT NOT NULL,
+    last_ms          BIGINT NOT NULL,
+    hits             BIGINT NOT NULL,
+    evidence         TEXT NOT NULL,
+    status           TEXT NOT NULL DEFAULT 'New',
+    classification   TEXT,
+    determination    TEXT,
+    assignee         TEXT,
+    created_ms       BIGINT NOT NULL,
+    updated_ms       BIGINT NOT NULL
+);
+CREATE INDEX alerts_group ON alerts (group_key, last_ms);
+CREATE INDEX alerts_last ON alerts (last_ms);
+";
 
 const INITIAL: &str = "
 CREATE TABLE enrollment_tokens (
@@ -208,8 +241,9 @@ mod tests {
     #[tokio::test]
     async fn applies_pending_migrations_once() {
         let pool = memory_pool().await;
-        assert_eq!(run(&pool, MIGRATIONS).await.unwrap(), vec![1]);
-        assert_eq!(run(&pool, MIGRATIONS).await.unwrap(), Vec::<i64>::new());
+        let first = &MIGRATIONS[..1];
+        assert_eq!(run(&pool, first).await.unwrap(), vec![1]);
+        assert_eq!(run(&pool, first).await.unwrap(), Vec::<i64>::new());
         let more = [
             Migration {
                 version: 1,
@@ -229,7 +263,7 @@ mod tests {
     #[tokio::test]
     async fn failed_migration_is_rolled_back_whole() {
         let pool = memory_pool().await;
-        run(&pool, MIGRATIONS).await.unwrap();
+        run(&pool, &MIGRATIONS[..1]).await.unwrap();
         let broken = [
             Migration {
                 version: 1,
@@ -275,7 +309,7 @@ mod tests {
                 err,
                 StateError::SchemaTooNew {
                     found: 99,
-                    known: 1
+                    known: 2
                 }
             ),
             "{err}"

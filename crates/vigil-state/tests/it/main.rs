@@ -5,8 +5,10 @@
 //! - `enrollment.rs` — the enrolment token lifecycle and concurrent redeems;
 //! - `devices.rs` — enrol, authorize, heartbeat, revoke, re-enrol;
 //! - `api_tokens.rs` — API tokens and users;
-//! - `persistence.rs` — data survives closing and reopening the file.
+//! - `persistence.rs` — data survives closing and reopening the file;
+//! - `alerts.rs` — hits grouped into alerts.
 
+mod alerts;
 mod api_tokens;
 mod devices;
 mod enrollment;

