@@ -204,7 +204,8 @@ impl Store {
     /// callers share fsyncs). Rows whose sequence number of this (device, boot) is already
     /// stored are counted as duplicates and not stored again, across restarts and flushes.
     pub fn append(&self, batch: IngestBatch) -> Result<AppendOutcome, StoreError> {
-        self.append_returning_rows(batch).map(|(outcome, _)| outcome)
+        self.append_returning_rows(batch)
+            .map(|(outcome, _)| outcome)
     }
 
     /// [`Store::append`], also returning the rows stored now as Arrow batches per table (the
