@@ -5,7 +5,8 @@
 //!    of the simulator's mix, 4 in flight, `FLEET_EVENTS` in all (default 2,000,000). Prints
 //!    events/s and the p50/p99 time from send to acknowledgement (the server acknowledges
 //!    only when the batch is durable, and it is queryable from then on), then checks with SQL
-//!    that every event is stored once. Baseline in the same run: encoding the same rows as
+//!    that every event is stored once, and prints what streaming detection evaluated and
+//!    skipped (`FLEET_DETECTION=0` runs the server with detection off: the store alone). Baseline in the same run: encoding the same rows as
 //!    JSON lines (what a naive collector would do per event), and, when Debian's ClickHouse is
 //!    installed, its bulk insert of the same rows (`clickhouse-client`, JSONEachRow).
 //! 2. Connected fleet: `FLEET_HEARTBEAT_AGENTS` agents (default 10,000) enrol, connect over
@@ -86,9 +87,15 @@ impl Server {
             format!("127.0.0.1:{}", free_port()),
             format!("127.0.0.1:{}", free_port()),
         );
+        // `FLEET_DETECTION=0`: store only, no streaming detection.
+        let detection = env_n("FLEET_DETECTION", 1) != 0;
+        let config = dir.path().join("bench.toml");
+        std::fs::write(&config, format!("[detection]\nenabled = {detection}\n")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_vigil-server"))
             .args(["run", "--data-dir"])
             .arg(dir.path())
+            .arg("--config")
+            .arg(&config)
             .args(["--grpc-addr", &grpc, "--http-addr", &http])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -307,6 +314,24 @@ fn ingest(rt: &tokio::runtime::Runtime) {
         (cpu1 - cpu0) / secs * 100.0,
         rss0 >> 20,
         rss1 >> 20
+    );
+    let metrics = ureq::get(format!("http://{}/metrics", server.http))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .unwrap_or_default();
+    let metric = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    println!(
+        "ingest: streaming detection {} (FLEET_DETECTION): {} rows evaluated, {} skipped (queue full), {} alerts",
+        if env_n("FLEET_DETECTION", 1) != 0 { "on" } else { "off" },
+        metric("vigil_detection_events_total"),
+        metric("vigil_detection_events_skipped_total"),
+        metric("vigil_alerts_created_total"),
     );
     println!("baseline: JSON-lines encoding alone {json_rate:.0} events/s ({} MB); vigil ingest / JSON encoding = {:.2}", json_bytes >> 20, rate / json_rate);
     clickhouse_reference(&sample_rows, rate);

@@ -23,6 +23,7 @@
 //! max_message_bytes = 16777216        # one gRPC message, compressed
 //!
 //! [detection]
+//! enabled = true                      # evaluate stored events against the rules
 //! rules_dirs = []                     # folders of extra Sigma rules (built-in rules always load)
 //! ```
 
@@ -40,11 +41,22 @@ pub struct ServerConfig {
     pub detection: DetectionSection,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DetectionSection {
+    /// Evaluate stored events against the rules (off: store only).
+    pub enabled: bool,
     /// Folders of extra Sigma rules, loaded beside the built-in ones.
     pub rules_dirs: Vec<PathBuf>,
+}
+
+impl Default for DetectionSection {
+    fn default() -> Self {
+        DetectionSection {
+            enabled: true,
+            rules_dirs: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

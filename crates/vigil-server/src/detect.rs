@@ -3,11 +3,12 @@
 //! becomes an alert in the state store.
 //!
 //! Ingest never waits for detection: accepted rows go through a bounded queue to one worker
-//! thread; a full queue drops the batch from detection (counted in `/metrics`), never from the
-//! store. The worker reads the rows straight from the store's Arrow batches through
+//! thread; a full queue skips the batch's rows for detection (counted in `/metrics` as
+//! `vigil_detection_events_skipped_total`), never for the store. The worker reads the rows straight from the store's Arrow batches through
 //! [`ArrowEvent`], the `vigil_sigma::Event` view of one row.
 
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -30,8 +31,10 @@ include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
 /// Hits of one rule on one device and key entity within this window are one alert.
 const GROUP_WINDOW_MS: i64 = 3_600_000;
-/// Batches waiting for detection before new ones are dropped from it.
-const QUEUE: usize = 4096;
+/// Batches waiting for detection before new ones are skipped by it. Queued batches hold their
+/// Arrow memory (even once flushed to Parquet), so the queue stays short: about 64 × the
+/// batch size in rows.
+const QUEUE: usize = 64;
 
 /// The built-in rules plus every rule file under `extra_dirs`, with the per-file report. A
 /// file that does not load is logged with its reason (and `vigil rules check` lists them); it
@@ -96,10 +99,13 @@ impl Detector {
             device_id: device_id.to_string(),
             batches,
         };
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(job) {
+        if let Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) =
+            self.tx.try_send(job)
+        {
+            let rows: usize = job.batches.iter().map(|(_, b)| b.num_rows()).sum();
             self.metrics
-                .detection_batches_dropped
-                .fetch_add(1, Ordering::Relaxed);
+                .detection_events_skipped
+                .fetch_add(rows as u64, Ordering::Relaxed);
         }
     }
 }
@@ -114,6 +120,10 @@ fn worker(
     let mut eval = Evaluator::new(&rules);
     let mut found: Vec<Detection> = Vec::new();
     while let Ok(job) = rx.recv() {
+        // Hits of one group within a batch are folded into one, and the batch's alerts are
+        // written in one transaction.
+        let mut hits: Vec<NewHit> = Vec::new();
+        let mut by_group: HashMap<String, usize> = HashMap::new();
         for (table, batch) in &job.batches {
             for row in 0..batch.num_rows() {
                 let ev = ArrowEvent::new(*table, batch, row);
@@ -125,16 +135,34 @@ fn worker(
                         continue;
                     };
                     let hit = hit_of(rule, d, &job.device_id, &ev);
-                    match runtime.block_on(state.record_hit(&hit, GROUP_WINDOW_MS, now_ms())) {
-                        Ok((alert, true)) => {
-                            metrics.alerts_created.fetch_add(1, Ordering::Relaxed);
-                            tracing::info!(alert = %alert.id, rule = %alert.title, device = %alert.device_id, "alert");
+                    match by_group.get(&hit.group_key) {
+                        Some(&i) => {
+                            let h = &mut hits[i];
+                            h.count += 1;
+                            h.at_ms = h.at_ms.min(hit.at_ms);
+                            h.last_ms = h.last_ms.max(hit.last_ms);
                         }
-                        Ok((_, false)) => {}
-                        Err(e) => tracing::error!("cannot record an alert: {e}"),
+                        None => {
+                            by_group.insert(hit.group_key.clone(), hits.len());
+                            hits.push(hit);
+                        }
                     }
                 }
             }
+        }
+        if hits.is_empty() {
+            continue;
+        }
+        match runtime.block_on(state.record_hits(&hits, GROUP_WINDOW_MS, now_ms())) {
+            Ok(recorded) => {
+                for ((id, created), hit) in recorded.iter().zip(&hits) {
+                    if *created {
+                        metrics.alerts_created.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(alert = %id, rule = %hit.title, device = %hit.device_id, "alert");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(hits = hits.len(), "cannot record alerts: {e}"),
         }
     }
 }
@@ -200,6 +228,8 @@ fn hit_of(rule: &RuleInfo, d: &Detection, device_id: &str, ev: &ArrowEvent<'_>) 
         detection_source: "Sigma".into(),
         device_id: device_id.to_string(),
         at_ms: ev.timestamp_ms(),
+        count: 1,
+        last_ms: ev.timestamp_ms(),
         evidence_json: ev.evidence(device_id).to_string(),
     }
 }

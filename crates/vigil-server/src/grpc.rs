@@ -212,7 +212,9 @@ impl Telemetry for TelemetryService {
                     }
                     e => Status::unavailable(format!("the server cannot store the batch now: {e}")),
                 })?;
-            ctx.detector.submit(&dev_id_for_detection, stored_rows);
+            if let Some(d) = &ctx.detector {
+                d.submit(&dev_id_for_detection, stored_rows);
+            }
             Ok::<_, Status>((outcome, info))
         })
         .await

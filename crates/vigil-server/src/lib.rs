@@ -46,7 +46,8 @@ pub struct Ctx {
     pub store: Store,
     pub ca: Ca,
     pub metrics: Arc<metrics::Metrics>,
-    pub detector: detect::Detector,
+    /// `None` when `detection.enabled` is false.
+    pub detector: Option<detect::Detector>,
 }
 
 /// A started server.
@@ -99,13 +100,18 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
     let tls = vigil_pki::server_tls_config(boot.ca.cert_pem(), &boot.server_cert)
         .context("cannot build the TLS configuration")?;
     let metrics = Arc::new(metrics::Metrics::default());
-    let (rules, _) = detect::load_rules(&cfg.detection.rules_dirs)?;
-    let detector = detect::Detector::start(
-        rules,
-        state.clone(),
-        tokio::runtime::Handle::current(),
-        Arc::clone(&metrics),
-    );
+    let detector = if cfg.detection.enabled {
+        let (rules, _) = detect::load_rules(&cfg.detection.rules_dirs)?;
+        Some(detect::Detector::start(
+            rules,
+            state.clone(),
+            tokio::runtime::Handle::current(),
+            Arc::clone(&metrics),
+        ))
+    } else {
+        tracing::warn!("detection is disabled: events are stored, not evaluated");
+        None
+    };
     let ctx = Arc::new(Ctx {
         cfg: cfg.clone(),
         state,

@@ -15,8 +15,8 @@ pub struct Metrics {
     pub ingest_micros: AtomicU64,
     /// Rows evaluated by streaming detection.
     pub detection_events: AtomicU64,
-    /// Stored batches detection skipped because its queue was full.
-    pub detection_batches_dropped: AtomicU64,
+    /// Stored rows detection skipped because its queue was full.
+    pub detection_events_skipped: AtomicU64,
     /// Alerts created (hits grouped into an existing alert not counted).
     pub alerts_created: AtomicU64,
 }
@@ -72,9 +72,9 @@ impl Metrics {
             get(&self.detection_events),
         );
         counter(
-            "vigil_detection_batches_dropped_total",
-            "Stored batches not evaluated because the detection queue was full.",
-            get(&self.detection_batches_dropped),
+            "vigil_detection_events_skipped_total",
+            "Stored rows not evaluated because the detection queue was full.",
+            get(&self.detection_events_skipped),
         );
         counter(
             "vigil_alerts_created_total",

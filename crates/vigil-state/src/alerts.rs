@@ -30,6 +30,10 @@ pub struct NewHit {
     pub device_id: String,
     /// When the activity happened (the event's timestamp), unix milliseconds.
     pub at_ms: i64,
+    /// Hits folded into this one (the same group seen several times in one batch), and the
+    /// last of their times.
+    pub count: i64,
+    pub last_ms: i64,
     /// Evidence entities as JSON (an array of `{entity, role, ...}` objects).
     pub evidence_json: String,
 }
@@ -74,64 +78,31 @@ impl StateStore {
         window_ms: i64,
         now_ms: i64,
     ) -> Result<(Alert, bool), StateError> {
-        let db = StateError::db("record an alert");
+        let mut out = self
+            .record_hits(std::slice::from_ref(hit), window_ms, now_ms)
+            .await?;
+        let (id, created) = out.pop().ok_or_else(|| StateError::NotFound {
+            what: "alert",
+            id: hit.group_key.clone(),
+        })?;
+        Ok((self.alert(&id).await?, created))
+    }
+
+    /// Record hits in one transaction; returns (alert id, created) per hit, in order.
+    pub async fn record_hits(
+        &self,
+        hits: &[NewHit],
+        window_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<(String, bool)>, StateError> {
+        let db = StateError::db("record alerts");
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let open: Option<String> = sqlx::query(
-            "SELECT id FROM alerts WHERE group_key = $1 AND status <> 'Resolved' \
-             AND last_ms >= $2 ORDER BY last_ms DESC LIMIT 1",
-        )
-        .bind(&hit.group_key)
-        .bind(hit.at_ms.saturating_sub(window_ms))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(StateError::db("find the open alert of a group"))?
-        .map(|r| r.get("id"));
-        let (id, created) = match open {
-            Some(id) => {
-                sqlx::query(
-                    "UPDATE alerts SET hits = hits + 1, last_ms = MAX(last_ms, $2), \
-                     first_ms = MIN(first_ms, $2), updated_ms = $3 WHERE id = $1",
-                )
-                .bind(&id)
-                .bind(hit.at_ms)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await
-                .map_err(StateError::db("update an alert"))?;
-                (id, false)
-            }
-            None => {
-                let id = new_id("al_");
-                let techniques = serde_json::to_string(&hit.techniques).unwrap_or_default();
-                sqlx::query(
-                    "INSERT INTO alerts (id, group_key, rule_id, title, severity, category, \
-                     techniques, detection_source, device_id, first_ms, last_ms, hits, evidence, \
-                     created_ms, updated_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11, $12, $12)",
-                )
-                .bind(&id)
-                .bind(&hit.group_key)
-                .bind(&hit.rule_id)
-                .bind(&hit.title)
-                .bind(&hit.severity)
-                .bind(&hit.category)
-                .bind(techniques)
-                .bind(&hit.detection_source)
-                .bind(&hit.device_id)
-                .bind(hit.at_ms)
-                .bind(&hit.evidence_json)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await
-                .map_err(StateError::db("insert an alert"))?;
-                (id, true)
-            }
-        };
-        tx.commit()
-            .await
-            .map_err(StateError::db("commit an alert"))?;
-        let alert = self.alert(&id).await?;
-        Ok((alert, created))
+        let mut out = Vec::with_capacity(hits.len());
+        for hit in hits {
+            out.push(record_one(&mut tx, hit, window_ms, now_ms).await?);
+        }
+        tx.commit().await.map_err(StateError::db("commit alerts"))?;
+        Ok(out)
     }
 
     /// One alert.
@@ -159,6 +130,71 @@ impl StateStore {
         .map_err(StateError::db("list alerts"))?;
         rows.iter().map(from_row).collect()
     }
+}
+
+/// One hit inside a transaction: extend the open alert of its group or insert one.
+async fn record_one(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    hit: &NewHit,
+    window_ms: i64,
+    now_ms: i64,
+) -> Result<(String, bool), StateError> {
+    let open: Option<String> = sqlx::query(
+        "SELECT id FROM alerts WHERE group_key = $1 AND status <> 'Resolved' \
+         AND last_ms >= $2 ORDER BY last_ms DESC LIMIT 1",
+    )
+    .bind(&hit.group_key)
+    .bind(hit.at_ms.saturating_sub(window_ms))
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(StateError::db("find the open alert of a group"))?
+    .map(|r| r.get("id"));
+    let (id, created) = match open {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE alerts SET hits = hits + $5, last_ms = MAX(last_ms, $2), \
+                 first_ms = MIN(first_ms, $4), updated_ms = $3 WHERE id = $1",
+            )
+            .bind(&id)
+            .bind(hit.last_ms.max(hit.at_ms))
+            .bind(now_ms)
+            .bind(hit.at_ms)
+            .bind(hit.count.max(1))
+            .execute(&mut **tx)
+            .await
+            .map_err(StateError::db("update an alert"))?;
+            (id, false)
+        }
+        None => {
+            let id = new_id("al_");
+            let techniques = serde_json::to_string(&hit.techniques).unwrap_or_default();
+            sqlx::query(
+                "INSERT INTO alerts (id, group_key, rule_id, title, severity, category, \
+                 techniques, detection_source, device_id, first_ms, last_ms, hits, evidence, \
+                 created_ms, updated_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $13, $14, $11, $12, $12)",
+            )
+            .bind(&id)
+            .bind(&hit.group_key)
+            .bind(&hit.rule_id)
+            .bind(&hit.title)
+            .bind(&hit.severity)
+            .bind(&hit.category)
+            .bind(techniques)
+            .bind(&hit.detection_source)
+            .bind(&hit.device_id)
+            .bind(hit.at_ms)
+            .bind(&hit.evidence_json)
+            .bind(now_ms)
+            .bind(hit.last_ms.max(hit.at_ms))
+            .bind(hit.count.max(1))
+            .execute(&mut **tx)
+            .await
+            .map_err(StateError::db("insert an alert"))?;
+            (id, true)
+        }
+    };
+    Ok((id, created))
 }
 
 fn from_row(row: &SqliteRow) -> Result<Alert, StateError> {

@@ -15,6 +15,8 @@ fn hit(key: &str, at_ms: i64) -> NewHit {
         detection_source: "Sigma".into(),
         device_id: "dev-1".into(),
         at_ms,
+        count: 1,
+        last_ms: at_ms,
         evidence_json: r#"[{"entity":"Process","role":"Impacted"}]"#.into(),
     }
 }
