@@ -2,7 +2,7 @@
 
 use crate::columns::Col;
 use crate::tables::Table;
-use crate::value::{Dynamic, Timestamp, Value};
+use crate::value::{write_json_string, Dynamic, Timestamp, Value};
 use crate::SchemaError;
 
 /// One row of one table. Cells are kept in the table's column order; every column starts
@@ -14,6 +14,28 @@ pub struct Row {
 }
 
 impl Row {
+    /// Append the row as one JSON object (no newline): `Table`, then the non-null cells in
+    /// column order under their MDE names; `Timestamp`s as RFC 3339 text, `dynamic` as JSON.
+    pub fn write_json(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        out.push_str("{\"Table\":");
+        let _ = write_json_string(out, self.table.name());
+        for (col, value) in self.cells() {
+            let _ = match value {
+                Value::Null => continue,
+                Value::String(s) => {
+                    write!(out, ",\"{}\":", col.name()).and_then(|()| write_json_string(out, s))
+                }
+                Value::Long(n) => write!(out, ",\"{}\":{n}", col.name()),
+                Value::Int(n) => write!(out, ",\"{}\":{n}", col.name()),
+                Value::Bool(b) => write!(out, ",\"{}\":{b}", col.name()),
+                Value::DateTime(t) => write!(out, ",\"{}\":\"{t}\"", col.name()),
+                Value::Dynamic(d) => write!(out, ",\"{}\":{d}", col.name()),
+            };
+        }
+        out.push('}');
+    }
+
     /// An empty row of `table`.
     pub fn new(table: Table) -> Row {
         Row {

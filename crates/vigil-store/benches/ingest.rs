@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
-use vigil_schema::{Col, Dynamic, Row, Table, Timestamp, Value};
+use vigil_schema::{Col, Row, Table, Timestamp};
 use vigil_store::{format_batches, IngestBatch, Store, StoreOptions};
 
 const BATCH: usize = 1000;
@@ -400,34 +400,6 @@ fn two_threads(batches: u64, f: impl Fn(u64) + Sync) -> Duration {
     t.elapsed()
 }
 
-fn encode_json(row: &Row, buf: &mut String) {
-    buf.push_str("{\"Table\":\"");
-    buf.push_str(row.table().name());
-    buf.push('"');
-    for (col, value) in row.cells() {
-        if value.is_null() {
-            continue;
-        }
-        buf.push_str(",\"");
-        buf.push_str(col.name());
-        buf.push_str("\":");
-        match value {
-            Value::Null => buf.push_str("null"),
-            Value::String(s) => buf.push_str(&serde_json::to_string(s).unwrap_or_default()),
-            Value::Long(n) => buf.push_str(&n.to_string()),
-            Value::Int(n) => buf.push_str(&n.to_string()),
-            Value::Bool(b) => buf.push_str(if *b { "true" } else { "false" }),
-            Value::DateTime(t) => {
-                buf.push('"');
-                buf.push_str(&t.to_string());
-                buf.push('"');
-            }
-            Value::Dynamic(d) => buf.push_str(&Dynamic::to_json(d)),
-        }
-    }
-    buf.push_str("}\n");
-}
-
 fn hunting(fleet: &Fleet, n: u64) {
     let n = n.max(BATCH as u64) / BATCH as u64 * BATCH as u64;
     let batches = n / BATCH as u64;
@@ -535,7 +507,8 @@ fn hunting(fleet: &Fleet, n: u64) {
     two_threads(batches, |k| {
         let mut buf = String::with_capacity(BATCH * 1500);
         for r in &week_batch(fleet, k, n, day0) {
-            encode_json(r, &mut buf);
+            r.write_json(&mut buf);
+            buf.push('\n');
         }
         out.lock()
             .unwrap()

@@ -5,41 +5,10 @@
 
 use std::io::{self, Write};
 
-use vigil_schema::{Row, Value};
+use vigil_schema::Row;
 
 pub struct JsonlSink {
     out: Box<dyn Write + Send>,
-}
-
-/// Append one row as a JSON object (no newline).
-pub fn encode(row: &Row, buf: &mut String) {
-    buf.push_str("{\"Table\":\"");
-    buf.push_str(row.table().name());
-    buf.push('"');
-    for (col, value) in row.cells() {
-        if value.is_null() {
-            continue;
-        }
-        buf.push_str(",\"");
-        buf.push_str(col.name());
-        buf.push_str("\":");
-        match value {
-            Value::Null => buf.push_str("null"),
-            Value::String(s) => {
-                buf.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()))
-            }
-            Value::Long(n) => buf.push_str(&n.to_string()),
-            Value::Int(n) => buf.push_str(&n.to_string()),
-            Value::Bool(b) => buf.push_str(if *b { "true" } else { "false" }),
-            Value::DateTime(t) => {
-                buf.push('"');
-                buf.push_str(&t.to_string());
-                buf.push('"');
-            }
-            Value::Dynamic(d) => buf.push_str(&d.to_json()),
-        }
-    }
-    buf.push('}');
 }
 
 impl JsonlSink {
@@ -54,7 +23,7 @@ impl JsonlSink {
         let mut line = String::with_capacity(2048);
         for row in rows {
             line.clear();
-            encode(row, &mut line);
+            row.write_json(&mut line);
             line.push('\n');
             self.out.write_all(line.as_bytes())?;
         }
@@ -78,7 +47,7 @@ mod tests {
         row.put(Col::ProcessId, 42i64);
         row.put_extra("tty", "pts/0");
         let mut s = String::new();
-        encode(&row, &mut s);
+        row.write_json(&mut s);
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["Table"], "DeviceProcessEvents");
         assert_eq!(v["Timestamp"], "1970-01-01T00:00:01.500000000Z");
