@@ -24,6 +24,10 @@ const PACKAGES: &[&str] = &[
     "nftables",
     "iproute2",
     "dnsutils",
+    // The end-to-end tests: crontab persistence and `crontab -e`, ssh to localhost.
+    "cron",
+    "openssh-server",
+    "openssh-client",
 ];
 
 fn main() -> Result<()> {

@@ -120,6 +120,7 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
     let opts = EbpfOptions {
         sources: sources.clone(),
         exclude_prefixes: exclude,
+        sensitive_files: config.sensors.sensitive_files.clone(),
         ring_buffer_bytes: config.sensors.ring_buffer_mb * 1024 * 1024,
     };
     let mut threads = Vec::new();

@@ -16,6 +16,11 @@
 //! security = true                    # ptrace, setuid/setgid, bpf loads, memfd, modules
 //! emit_forks = false                 # also write a row per fork (ProcessForked)
 //! exclude_paths = ["/var/lib/vigil/"] # file events under these prefixes are dropped in the kernel (max 8, < 64 bytes)
+//! sensitive_files = ["/etc/shadow", "/home/*/.ssh/id_*"] # opening these for reading is a SensitiveFileRead row
+//!                                    # (`*` matches within one path component; default: shadow and gshadow
+//!                                    # with backups, opasswd, SSH host and user private keys, krb5.keytab;
+//!                                    # at most 256 files; re-checked every 5 s, so a replaced file is
+//!                                    # followed within 5 s)
 //! ring_buffer_mb = 16                # kernel → agent ring buffer (power of two)
 //! wtmp = "/var/log/wtmp"
 //! btmp = "/var/log/btmp"
@@ -111,6 +116,7 @@ pub struct SensorsConfig {
     pub security: bool,
     pub emit_forks: bool,
     pub exclude_paths: Vec<String>,
+    pub sensitive_files: Vec<String>,
     pub ring_buffer_mb: u32,
     pub wtmp: PathBuf,
     pub btmp: PathBuf,
@@ -128,6 +134,19 @@ impl Default for SensorsConfig {
             security: true,
             emit_forks: false,
             exclude_paths: Vec::new(),
+            sensitive_files: [
+                "/etc/shadow",
+                "/etc/shadow-",
+                "/etc/gshadow",
+                "/etc/gshadow-",
+                "/etc/security/opasswd",
+                "/etc/ssh/ssh_host_*_key",
+                "/root/.ssh/id_*",
+                "/home/*/.ssh/id_*",
+                "/etc/krb5.keytab",
+            ]
+            .map(String::from)
+            .to_vec(),
             ring_buffer_mb: 16,
             wtmp: PathBuf::from("/var/log/wtmp"),
             btmp: PathBuf::from("/var/log/btmp"),
@@ -258,6 +277,16 @@ impl AgentConfig {
         {
             return Err(format!(
                 "sensors.exclude_paths entry {p:?} must be an absolute path shorter than 64 bytes"
+            ));
+        }
+        if let Some(p) = self
+            .sensors
+            .sensitive_files
+            .iter()
+            .find(|p| !p.starts_with('/') || p.contains("/../") || p.contains("**"))
+        {
+            return Err(format!(
+                "sensors.sensitive_files entry {p:?} must be an absolute path (`*` within one component, no `..` or `**`)"
             ));
         }
         Ok(())

@@ -458,6 +458,19 @@ impl Pipeline {
         }
     }
 
+    /// MDE's DeviceEvents row for a read of a credential store or private key.
+    fn sensitive_read(&mut self, f: FileEvent, out: &mut Vec<Row>) {
+        let mut row = Row::event(
+            Table::DeviceEvents,
+            "SensitiveFileRead",
+            self.clock().wall(f.origin.ts),
+        );
+        row.put(Col::FileName, base_name(&f.path));
+        row.put(Col::FolderPath, f.path.as_str());
+        self.initiating_origin(&mut row, &f.origin);
+        self.push(row, out);
+    }
+
     fn file(&mut self, f: FileEvent, out: &mut Vec<Row>) {
         let action = match f.op {
             FileOp::Created => "FileCreated",
@@ -465,6 +478,7 @@ impl Pipeline {
             FileOp::Renamed => "FileRenamed",
             FileOp::Deleted => "FileDeleted",
             FileOp::ModeChanged { .. } => "FilePermissionsChanged",
+            FileOp::SensitiveRead => return self.sensitive_read(f, out),
         };
         let mut row = Row::event(
             Table::DeviceFileEvents,

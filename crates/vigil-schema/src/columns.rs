@@ -227,4 +227,18 @@ columns! {
     269 DefaultGateways: Dynamic,
     270 IPAddresses: Dynamic,
     271 NetworkAdapterVendor: String,
+
+    // Alerts and their evidence (300-329), written by the server, never by agents.
+    300 AlertId: String,
+    301 Title: String,
+    302 Category: String,
+    303 Severity: String,
+    304 ServiceSource: String,
+    305 DetectionSource: String,
+    306 AttackTechniques: String,
+    307 Categories: String,
+    308 EntityType: String,
+    309 EvidenceRole: String,
+    310 EvidenceDirection: String,
+    311 ThreatFamily: String,
 }

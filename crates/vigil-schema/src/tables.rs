@@ -4,7 +4,8 @@ use std::sync::OnceLock;
 
 use crate::columns::Col;
 
-/// The MDE advanced-hunting tables that Vigil's telemetry fills.
+/// The MDE advanced-hunting tables that Vigil fills: the agents' telemetry and the server's
+/// alert tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     DeviceProcessEvents,
@@ -15,6 +16,8 @@ pub enum Table {
     DeviceImageLoadEvents,
     DeviceInfo,
     DeviceNetworkInfo,
+    AlertInfo,
+    AlertEvidence,
 }
 
 impl Table {
@@ -28,6 +31,8 @@ impl Table {
         Table::DeviceImageLoadEvents,
         Table::DeviceInfo,
         Table::DeviceNetworkInfo,
+        Table::AlertInfo,
+        Table::AlertEvidence,
     ];
 
     /// The MDE table name.
@@ -41,6 +46,8 @@ impl Table {
             Table::DeviceImageLoadEvents => "DeviceImageLoadEvents",
             Table::DeviceInfo => "DeviceInfo",
             Table::DeviceNetworkInfo => "DeviceNetworkInfo",
+            Table::AlertInfo => "AlertInfo",
+            Table::AlertEvidence => "AlertEvidence",
         }
     }
 
@@ -65,6 +72,8 @@ impl Table {
             Table::DeviceImageLoadEvents => 6,
             Table::DeviceInfo => 7,
             Table::DeviceNetworkInfo => 8,
+            Table::AlertInfo => 9,
+            Table::AlertEvidence => 10,
         }
     }
 
@@ -82,6 +91,12 @@ impl Table {
     /// Whether the table has the column.
     pub fn has(self, col: Col) -> bool {
         self.position(col).is_some()
+    }
+
+    /// Whether agents write this table. The alert tables are the server's own record of what
+    /// detection found; an agent batch holding one of their rows is refused.
+    pub fn written_by_agents(self) -> bool {
+        !matches!(self, Table::AlertInfo | Table::AlertEvidence)
     }
 
     /// The ActionType values Vigil writes into this table (empty for snapshot tables that have
@@ -113,6 +128,7 @@ impl Table {
                 "ProcessCredentialsChanged",
                 "BpfProgramLoaded",
                 "MemfdCreated",
+                "SensitiveFileRead",
                 "ProcessPrivilegeElevation",
                 "SensorHealth",
                 "SensorEventsDropped",
@@ -121,7 +137,10 @@ impl Table {
                 "ExploitGuardNetworkProtectionBlocked",
             ],
             Table::DeviceImageLoadEvents => &["ImageLoaded"],
-            Table::DeviceInfo | Table::DeviceNetworkInfo => &[],
+            Table::DeviceInfo
+            | Table::DeviceNetworkInfo
+            | Table::AlertInfo
+            | Table::AlertEvidence => &[],
         }
     }
 }
@@ -384,6 +403,50 @@ fn column_list(table: Table) -> Vec<Col> {
             ReportId,
             NetworkAdapterVendor,
             AdditionalFields,
+        ],
+        Table::AlertInfo => vec![
+            Timestamp,
+            AlertId,
+            Title,
+            Category,
+            Severity,
+            ServiceSource,
+            DetectionSource,
+            AttackTechniques,
+        ],
+        Table::AlertEvidence => vec![
+            Timestamp,
+            AlertId,
+            Title,
+            Categories,
+            AttackTechniques,
+            ServiceSource,
+            DetectionSource,
+            EntityType,
+            EvidenceRole,
+            EvidenceDirection,
+            FileName,
+            FolderPath,
+            SHA1,
+            SHA256,
+            FileSize,
+            ThreatFamily,
+            RemoteIP,
+            RemoteUrl,
+            AccountName,
+            AccountDomain,
+            AccountSid,
+            AccountObjectId,
+            AccountUpn,
+            DeviceId,
+            DeviceName,
+            LocalIP,
+            ProcessCommandLine,
+            AdditionalFields,
+            RegistryKey,
+            RegistryValueName,
+            RegistryValueData,
+            Severity,
         ],
     }
 }

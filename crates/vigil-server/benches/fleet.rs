@@ -15,8 +15,7 @@
 //!
 //! Run: `cargo bench -p vigil-server --bench fleet` (as root, for the file-descriptor limit).
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,179 +24,9 @@ use vigil_proto::pb::telemetry_client::TelemetryClient;
 use vigil_proto::pb::{EventBatch, HeartbeatRequest};
 use vigil_sim::mix::Mix;
 
-fn env_n(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn raise_fd_limit() {
-    let lim = libc::rlimit {
-        rlim_cur: 200_000,
-        rlim_max: 200_000,
-    };
-    // SAFETY: setrlimit with a valid struct; failure only leaves the old limit.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-        eprintln!(
-            "note: cannot raise the open-file limit: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
-
-/// (RSS bytes, CPU seconds) of a process.
-fn usage(pid: u32) -> (u64, f64) {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
-    let rss = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 4096;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let ticks = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (rss, ticks / hz)
-}
-
-struct Server {
-    child: Child,
-    dir: tempfile::TempDir,
-    grpc: String,
-    http: String,
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let (grpc, http) = (
-            format!("127.0.0.1:{}", free_port()),
-            format!("127.0.0.1:{}", free_port()),
-        );
-        // `FLEET_DETECTION=0`: store only, no streaming detection.
-        let detection = env_n("FLEET_DETECTION", 1) != 0;
-        let config = dir.path().join("bench.toml");
-        std::fs::write(&config, format!("[detection]\nenabled = {detection}\n")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_vigil-server"))
-            .args(["run", "--data-dir"])
-            .arg(dir.path())
-            .arg("--config")
-            .arg(&config)
-            .args(["--grpc-addr", &grpc, "--http-addr", &http])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let s = Server {
-            child,
-            dir,
-            grpc,
-            http,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !s.dir.path().join("admin.token").exists()
-            || ureq::get(format!("http://{}/healthz", s.http))
-                .call()
-                .is_err()
-        {
-            assert!(Instant::now() < deadline, "server did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        s
-    }
-
-    fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
-        let token = std::fs::read_to_string(self.dir.path().join("admin.token")).unwrap();
-        ureq::post(format!("http://{}{path}", self.http))
-            .header("Authorization", format!("Bearer {}", token.trim()))
-            .send_json(&body)
-            .unwrap()
-            .body_mut()
-            .read_json()
-            .unwrap()
-    }
-
-    fn ca(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("ca.pem")).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn enroll_many(
-    server: &Server,
-    n: usize,
-    prefix: &str,
-    rt: &tokio::runtime::Runtime,
-) -> (Vec<vigil_uplink::Enrollment>, tempfile::TempDir) {
-    let token = server.post(
-        "/api/v1/enrollment-tokens",
-        serde_json::json!({ "label": "bench" }),
-    )["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let ca = server.ca();
-    let out = rt.block_on(async {
-        let mut out = Vec::new();
-        let mut pending = futures::stream::FuturesOrdered::new();
-        for i in 0..n {
-            let (ca, token, grpc) = (ca.clone(), token.clone(), server.grpc.clone());
-            let d = dir.path().join(format!("{prefix}{i}"));
-            pending.push_back(async move {
-                vigil_uplink::enroll(
-                    &vigil_uplink::EnrollParams {
-                        server: &grpc,
-                        token: &token,
-                        ca_pem: &ca,
-                        device_id: &format!("{prefix}{i:05}"),
-                        device_name: "bench",
-                        agent_version: "bench",
-                    },
-                    &d,
-                )
-                .await
-                .unwrap()
-            });
-            if pending.len() >= 32 {
-                use futures::StreamExt;
-                out.push(pending.next().await.unwrap());
-            }
-        }
-        use futures::StreamExt;
-        while let Some(e) = pending.next().await {
-            out.push(e);
-        }
-        out
-    });
-    (out, dir)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
+use common::{enroll_many, env_n, free_port, percentile, raise_fd_limit, usage, Server};
 
 fn ingest(rt: &tokio::runtime::Runtime) {
     let agents = env_n("FLEET_AGENTS", 4) as usize;
@@ -239,7 +68,7 @@ fn ingest(rt: &tokio::runtime::Runtime) {
     }
     let events = agents as u64 * batches_per_agent * per_batch;
 
-    let server = Server::start();
+    let server = Server::start(env_n("FLEET_DETECTION", 1) != 0);
     let (enrolled, _dirs) = enroll_many(&server, agents, "ing", rt);
     let (rss0, cpu0) = usage(server.child.id());
     let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -482,7 +311,7 @@ fn which(name: &str) -> Result<std::path::PathBuf, ()> {
 fn heartbeats(rt: &tokio::runtime::Runtime) {
     let n = env_n("FLEET_HEARTBEAT_AGENTS", 10_000) as usize;
     let secs = env_n("FLEET_HEARTBEAT_SECS", 60);
-    let server = Server::start();
+    let server = Server::start(env_n("FLEET_DETECTION", 1) != 0);
     let t = Instant::now();
     let (enrolled, _dirs) = enroll_many(&server, n, "hb", rt);
     println!(

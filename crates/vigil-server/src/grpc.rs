@@ -148,6 +148,15 @@ impl TelemetryService {
 
 /// Facts from the last `DeviceInfo` event that the device list shows: platform, version,
 /// kernel. Only that event is decoded here; the store decodes (and checks) them all.
+/// The first event of a table agents may not write (the alert tables), if any.
+fn server_only_event(events: &WireEvents) -> Option<(usize, Table)> {
+    (0..events.len()).find_map(|i| {
+        wire::peek_table(events.event(i))
+            .filter(|t| !t.written_by_agents())
+            .map(|t| (i, t))
+    })
+}
+
 fn device_info(events: &WireEvents) -> Option<(String, String, String)> {
     let last = (0..events.len())
         .rev()
@@ -193,6 +202,17 @@ impl Telemetry for TelemetryService {
                     batch.boot_id, batch.first_seq
                 ))
             })?;
+            if let Some((i, table)) = server_only_event(&events) {
+                ctx.metrics
+                    .batches_refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(Status::invalid_argument(format!(
+                    "batch {}/{} refused: event {i} is a {} row, a table only the server writes",
+                    batch.boot_id,
+                    batch.first_seq,
+                    table.name()
+                )));
+            }
             let info = device_info(&events);
             // The store gives every row the certificate's DeviceId, whatever the rows claim.
             let (outcome, stored_rows) = ctx

@@ -31,6 +31,7 @@ enum vigil_event_type {
 	VIGIL_EV_FILE_RENAME = 202,
 	VIGIL_EV_FILE_DELETE = 203,
 	VIGIL_EV_FILE_CHMOD = 204,
+	VIGIL_EV_FILE_READ_SENSITIVE = 205, /* a file of the `sensitive` map opened for reading */
 
 	VIGIL_EV_TCP_CONNECT = 300,
 	VIGIL_EV_TCP_ACCEPT = 301,
@@ -120,6 +121,13 @@ struct vigil_file {
 	unsigned long long ino;
 	struct vigil_path path; /* the file (for renames: the old name) */
 	struct vigil_path path2; /* renames: the new name */
+};
+
+/* Key of the `sensitive` map: a file by its device (the kernel's s_dev encoding) and inode. */
+struct vigil_file_id {
+	unsigned int dev;
+	unsigned int _pad;
+	unsigned long long ino;
 };
 
 struct vigil_addr {

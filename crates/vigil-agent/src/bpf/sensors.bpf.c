@@ -18,6 +18,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define AT_FDCWD -100
 #define AT_REMOVEDIR 0x200
+#define FMODE_READ 0x1
 #define FMODE_WRITE 0x2
 #define FMODE_CREATED (1 << 20)
 #define S_IFMT 00170000
@@ -101,6 +102,15 @@ struct {
 	__type(key, u64);
 	__type(value, u8);
 } written SEC(".maps");
+
+/* Files whose opening for reading is reported (credential stores, private keys), filled and
+ * kept current by the agent (a replaced file is a new inode). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct vigil_file_id);
+	__type(value, u8);
+} sensitive SEC(".maps");
 
 /* TCP sockets in SYN_SENT, with the process that called connect. */
 struct sock_owner {
@@ -425,8 +435,12 @@ int handle_exec(struct bpf_raw_tracepoint_args *ctx)
 		const unsigned char *name = BPF_CORE_READ(exe, f_path.dentry, d_name.name);
 		char head[6] = {};
 		bpf_probe_read_kernel(head, sizeof(head), name);
-		if (head[0] == 'm' && head[1] == 'e' && head[2] == 'm' && head[3] == 'f' && head[4] == 'd' && head[5] == ':')
+		if (head[0] == 'm' && head[1] == 'e' && head[2] == 'm' && head[3] == 'f' && head[4] == 'd' && head[5] == ':') {
 			e->hdr.flags |= VIGIL_F_MEMFD;
+			/* A memfd's dentry has no parent to walk: name it as d_path does, "/memfd:NAME". */
+			e->path[0] = '/';
+			bpf_probe_read_kernel_str(&e->path[1], VIGIL_NAME_MAX, name);
+		}
 	}
 
 	trunc = false;
@@ -547,8 +561,18 @@ static __always_inline int on_open_exit(long ret)
 	bpf_map_delete_elem(&written, &key); /* a new struct file: forget an old one at this address */
 	unsigned int fmode = BPF_CORE_READ(f, f_mode);
 	unsigned short imode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((imode & S_IFMT) != S_IFREG || !(fmode & FMODE_CREATED))
+	if ((imode & S_IFMT) != S_IFREG)
 		return 0;
+	if (!(fmode & FMODE_CREATED)) {
+		if (fmode & FMODE_READ) {
+			struct vigil_file_id id = {};
+			id.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+			id.ino = BPF_CORE_READ(f, f_inode, i_ino);
+			if (bpf_map_lookup_elem(&sensitive, &id))
+				emit_file(f, VIGIL_EV_FILE_READ_SENSITIVE);
+		}
+		return 0;
+	}
 	u8 one = 1;
 	bpf_map_update_elem(&written, &key, &one, BPF_ANY); /* writes to a new file are its creation */
 	emit_file(f, VIGIL_EV_FILE_CREATE);
@@ -575,6 +599,9 @@ static __always_inline int on_write(long fd)
 		return 0;
 	unsigned short imode = BPF_CORE_READ(f, f_inode, i_mode);
 	if ((imode & S_IFMT) != S_IFREG)
+		return 0;
+	/* A file with no name (memfd, unlinked, O_TMPFILE) has no path to report. */
+	if (BPF_CORE_READ(f, f_inode, __i_nlink) == 0)
 		return 0;
 	u64 key = (u64)f;
 	if (bpf_map_lookup_elem(&written, &key))

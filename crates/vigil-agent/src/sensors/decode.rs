@@ -30,6 +30,7 @@ const EV_FILE_MODIFY: u16 = 201;
 const EV_FILE_RENAME: u16 = 202;
 const EV_FILE_DELETE: u16 = 203;
 const EV_FILE_CHMOD: u16 = 204;
+const EV_FILE_READ_SENSITIVE: u16 = 205;
 const EV_TCP_CONNECT: u16 = 300;
 const EV_TCP_ACCEPT: u16 = 301;
 const EV_TCP_LISTEN: u16 = 302;
@@ -199,7 +200,12 @@ pub fn decode(data: &[u8]) -> Result<SensorEvent, DecodeError> {
                 status: e.exit_code,
             })
         }
-        EV_FILE_CREATE | EV_FILE_MODIFY | EV_FILE_RENAME | EV_FILE_DELETE | EV_FILE_CHMOD => {
+        EV_FILE_CREATE
+        | EV_FILE_MODIFY
+        | EV_FILE_RENAME
+        | EV_FILE_DELETE
+        | EV_FILE_CHMOD
+        | EV_FILE_READ_SENSITIVE => {
             let full = std::mem::size_of::<types::vigil_file>();
             let need = if h.r#type == EV_FILE_RENAME {
                 full
@@ -213,6 +219,7 @@ pub fn decode(data: &[u8]) -> Result<SensorEvent, DecodeError> {
                 EV_FILE_MODIFY => (FileOp::Modified, first, None),
                 EV_FILE_DELETE => (FileOp::Deleted, first, None),
                 EV_FILE_CHMOD => (FileOp::ModeChanged { mode: e.mode }, first, None),
+                EV_FILE_READ_SENSITIVE => (FileOp::SensitiveRead, first, None),
                 _ => (
                     FileOp::Renamed,
                     join_path(&cstr(&e.path2.dir), &cstr(&e.path2.arg)),

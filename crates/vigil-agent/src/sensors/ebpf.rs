@@ -4,7 +4,9 @@
 //! settings into `.rodata`, loads it, attaches each program on its own (so that one missing
 //! tracepoint costs one hook, not the sensor), reports which hooks attached, and then polls the
 //! ring buffer until asked to stop. Records are decoded at once; malformed ones are counted.
+//! The same thread keeps the `sensitive` map (files whose reads are reported) current.
 
+use std::collections::BTreeSet;
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +21,7 @@ use libbpf_rs::{MapCore, MapFlags, RingBufferBuilder};
 use crate::sensors::bpf::SensorsSkelBuilder;
 use crate::sensors::decode::decode;
 use crate::sensors::event::Source;
+use crate::sensors::sensitive::{self, FileId};
 use crate::sensors::{HookStatus, Input, SensorStats};
 
 /// What the kernel side is told before load.
@@ -30,6 +33,8 @@ pub struct EbpfOptions {
     pub exclude_prefixes: Vec<String>,
     /// Ring buffer size in bytes (a power of two, at least one page).
     pub ring_buffer_bytes: u32,
+    /// Files whose opening for reading is reported (patterns, see `sensors::sensitive`).
+    pub sensitive_files: Vec<String>,
 }
 
 /// The family of a program, by its name in sensors.bpf.c.
@@ -195,6 +200,9 @@ fn run_inner(
         0
     })?;
     let rb = rb.build()?;
+    let mut watched = BTreeSet::new();
+    sync_sensitive(&skel.maps.sensitive, &opts.sensitive_files, &mut watched);
+    let mut last_sensitive = Instant::now();
     let mut last_counters = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         // The kernel wakes us only when much is waiting; drain on a short timer as well.
@@ -204,6 +212,10 @@ fn run_inner(
         }
         if rb.consume_raw() < 0 {
             break;
+        }
+        if last_sensitive.elapsed() >= SENSITIVE_RECHECK {
+            sync_sensitive(&skel.maps.sensitive, &opts.sensitive_files, &mut watched);
+            last_sensitive = Instant::now();
         }
         if last_counters.elapsed() >= Duration::from_millis(500) {
             read_counters(&skel.maps.counters, stats);
@@ -215,6 +227,29 @@ fn run_inner(
     read_counters(&skel.maps.counters, stats);
     drop(links);
     Ok(())
+}
+
+/// How often the sensitive files are resolved again (a replaced file is a new inode).
+const SENSITIVE_RECHECK: Duration = Duration::from_secs(5);
+
+/// Bring the kernel's `sensitive` map in line with what the patterns name now.
+fn sync_sensitive(map: &dyn MapCore, patterns: &[String], watched: &mut BTreeSet<FileId>) {
+    let now = sensitive::resolve(patterns);
+    let key = |id: &FileId| {
+        let mut k = [0u8; 16];
+        k[..4].copy_from_slice(&id.dev.to_ne_bytes());
+        k[8..].copy_from_slice(&id.ino.to_ne_bytes());
+        k
+    };
+    for gone in watched.difference(&now) {
+        let _ = map.delete(&key(gone));
+    }
+    for new in now.difference(watched) {
+        if let Err(e) = map.update(&key(new), &[1u8], MapFlags::ANY) {
+            tracing::warn!("cannot watch a sensitive file (inode {}): {e}", new.ino);
+        }
+    }
+    *watched = now;
 }
 
 /// Copy the kernel's per-CPU counters (summed) into `stats`.

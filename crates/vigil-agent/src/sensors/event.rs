@@ -78,6 +78,8 @@ pub enum FileOp {
     ModeChanged {
         mode: u32,
     },
+    /// A file on the sensitive list (credential stores, private keys) opened for reading.
+    SensitiveRead,
 }
 
 #[derive(Debug, Clone, PartialEq)]

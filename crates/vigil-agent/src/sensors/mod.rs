@@ -15,6 +15,7 @@ pub mod event;
 pub mod fanotify;
 pub mod logon;
 pub mod procfs;
+pub mod sensitive;
 
 use std::sync::atomic::AtomicU64;
 

@@ -2,12 +2,15 @@
 //! directory and JSON-lines output file, stopped by the kernel (PR_SET_PDEATHSIG) when the
 //! test process ends. Tests find their events by unique markers, polling the output file.
 
+#[path = "../common/tied.rs"]
+mod tied;
+
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use tied::spawn_tied;
 
 use serde_json::Value;
 
@@ -55,26 +58,7 @@ impl Agent {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        // SAFETY: prctl is async-signal-safe; it only asks for SIGTERM when the parent dies.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
-        // PR_SET_PDEATHSIG follows the spawning *thread*: spawn from one that never ends, so
-        // the agent lives as long as the test process and no longer.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            tx.send(cmd.spawn()).expect("report spawn");
-            loop {
-                std::thread::park();
-            }
-        });
-        let child = rx
-            .recv()
-            .expect("spawner thread")
-            .expect("start vigil-agent");
+        let child = spawn_tied(cmd).expect("start vigil-agent");
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let status = std::fs::read_to_string(state_dir.join("status.json")).unwrap_or_default();

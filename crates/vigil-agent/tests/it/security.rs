@@ -57,3 +57,80 @@ fn ptrace_attach_names_the_target() {
     );
     assert_eq!(s(&rows[0], "FileName"), "sleep");
 }
+
+/// Open /etc/shadow for reading from a child `head`; returns its pid.
+fn read_shadow() -> i64 {
+    let child = Command::new("head")
+        .args(["-c", "1", "/etc/shadow"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i64;
+    assert!(child.wait_with_output().unwrap().status.success());
+    pid
+}
+
+#[test]
+fn reading_a_password_hash_file_is_a_sensitive_file_read_even_after_it_is_replaced() {
+    let Some(agent) = agent() else { return };
+    let sensitive_read = |pid: i64| {
+        move |r: &serde_json::Value| {
+            s(r, "ActionType") == "SensitiveFileRead"
+                && s(r, "FolderPath") == "/etc/shadow"
+                && r["InitiatingProcessId"].as_i64() == Some(pid)
+        }
+    };
+    let pid = read_shadow();
+    let rows = agent.wait_for("shadow read", sensitive_read(pid));
+    assert_eq!(s(&rows[0], "Table"), "DeviceEvents");
+    assert_eq!(s(&rows[0], "FileName"), "shadow");
+    assert_eq!(s(&rows[0], "InitiatingProcessFileName"), "head");
+
+    // Replace the file the way passwd does (a new inode renamed over it, same content and
+    // mode); the agent follows the new inode within its 5 s re-check.
+    let st = Command::new("sh")
+        .args([
+            "-c",
+            "cp -p /etc/shadow /etc/shadow.vigil-it && mv /etc/shadow.vigil-it /etc/shadow",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let pid = read_shadow();
+    agent.wait_for("shadow read after replacement", sensitive_read(pid));
+}
+
+#[test]
+fn a_program_run_from_a_memfd_is_named_by_its_memfd() {
+    let Some(agent) = agent() else { return };
+    let name = std::ffi::CString::new("vigil-it-memfd").unwrap();
+    // SAFETY: memfd_create with a valid C string; no CLOEXEC, so the child can exec it.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), 0) };
+    assert!(fd >= 0);
+    let image = std::fs::read("/bin/true").unwrap();
+    // SAFETY: writing our buffer to our own fd.
+    assert_eq!(
+        unsafe { libc::write(fd, image.as_ptr().cast(), image.len()) },
+        image.len() as isize
+    );
+    let child = Command::new(format!("/proc/self/fd/{fd}")).spawn().unwrap();
+    let pid = child.id() as i64;
+    assert!(child.wait_with_output().unwrap().status.success());
+    // SAFETY: closing our own fd.
+    unsafe { libc::close(fd) };
+    let rows = agent.wait_for("memfd exec", |r| {
+        s(r, "ActionType") == "ProcessCreated" && r["ProcessId"].as_i64() == Some(pid)
+    });
+    assert_eq!(s(&rows[0], "FolderPath"), "/memfd:vigil-it-memfd");
+    assert_eq!(s(&rows[0], "FileName"), "memfd:vigil-it-memfd");
+    assert_eq!(rows[0]["AdditionalFields"]["fileless_kind"], "memfd");
+    // Writing the image into the memfd is not a file event with a made-up path.
+    assert!(
+        !agent
+            .rows()
+            .iter()
+            .any(|r| s(r, "Table") == "DeviceFileEvents" && s(r, "FolderPath") == "/"),
+        "a file event with the path \"/\""
+    );
+}

@@ -117,6 +117,24 @@ fn bad_batches_get_clear_errors_and_replays_are_stored_once() {
             .message()
             .contains("boot_id"));
 
+        // An agent may not write the server's alert tables: a forged alert is refused, and
+        // nothing of its batch is stored.
+        let mut forged = good_rows[..3].to_vec();
+        let mut alert = vigil_schema::Row::new(vigil_schema::Table::AlertInfo);
+        alert.put(vigil_schema::Col::Timestamp, vigil_schema::Timestamp::now());
+        alert.put(vigil_schema::Col::AlertId, "al_forged");
+        alert.put(vigil_schema::Col::Title, "nothing to see");
+        forged.push(alert);
+        let err = c
+            .upload(vigil_proto::encode_batch("forger", 0, &forged, 3))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+        assert!(
+            err.message().contains("event 3 is a AlertInfo row"),
+            "{err}"
+        );
+
         // Over the server's 16 MiB message limit.
         let huge = EventBatch {
             boot_id: "b".into(),
