@@ -13,8 +13,9 @@ use regex::RegexBuilder;
 
 use crate::condition::{self, pattern_matches, Cond, OfTarget, Quant};
 use crate::event::FieldName;
+use crate::index::{also_of, needles_of};
 use crate::mapping::{FieldDef, LogsourceMap, Resolved};
-use crate::matcher::{lower_into, Net, NumOp, StrPat, ValueTest, View};
+use crate::matcher::{lower_into, Needle, Net, NumOp, StrPat, ValueTest, View};
 use crate::modifiers::{self, parse_mods, sigma_string, MatchKind, Mods, Part};
 use crate::parse::{Detection, FieldItem, LogSource, SValue, Search};
 use crate::Issue;
@@ -89,7 +90,9 @@ pub(crate) struct Item {
     pub neq: bool,
     pub needs_lower: bool,
     /// Lowercased literals of which a matching value contains one (for the prefilter).
-    pub needles: Option<Vec<Vec<u8>>>,
+    pub needles: Option<Vec<Needle>>,
+    /// More sets of literals of which a matching value contains one each (for item gates).
+    pub also: Vec<Vec<Needle>>,
 }
 
 /// A compiled condition.
@@ -517,6 +520,17 @@ fn compile_item(
         (Check::Tests { tests, all }, _, false) => needles_of(tests, *all, &source),
         _ => None,
     };
+    let mut also = match (&check, &source, mods.neq) {
+        (Check::Tests { tests, all }, Source::Field(_), false) => also_of(tests, *all),
+        _ => Vec::new(),
+    };
+    if let Some(n) = &needles {
+        // The item's own literals gate it already.
+        let mut n = n.clone();
+        n.sort();
+        n.dedup();
+        also.retain(|set| *set != n);
+    }
     let check = match check {
         Check::Tests { tests, all } if !all => Check::Tests {
             tests: group_tests(tests),
@@ -538,6 +552,7 @@ fn compile_item(
         neq: mods.neq,
         needs_lower,
         needles,
+        also,
     })))
 }
 
@@ -616,42 +631,6 @@ fn value_tests(
             out
         }
     })
-}
-
-/// Needles for the prefilter: for OR, one per value (every value must have one); for AND, the
-/// best single value's.
-fn needles_of(tests: &[ValueTest], all: bool, source: &Source) -> Option<Vec<Vec<u8>>> {
-    const MIN: usize = 2;
-    let per_test: Vec<Option<Vec<Vec<u8>>>> = tests.iter().map(ValueTest::needles).collect();
-    let ok = |n: &Vec<Vec<u8>>| {
-        n.iter().all(|x| {
-            x.len() >= MIN
-                // An unquoted argument may contain `"` or `\` that the command line escapes.
-                && !(matches!(source, Source::Token { .. }) && x.iter().any(|b| *b == b'"' || *b == b'\\'))
-        })
-    };
-    if matches!(source, Source::Hashes(_)) {
-        return None;
-    }
-    if all {
-        per_test
-            .into_iter()
-            .flatten()
-            .filter(ok)
-            .max_by_key(|n| n.iter().map(Vec::len).min().unwrap_or(0))
-    } else {
-        let mut out = Vec::new();
-        for n in per_test {
-            let n = n?;
-            if !ok(&n) {
-                return None;
-            }
-            out.extend(n);
-        }
-        out.sort();
-        out.dedup();
-        (!out.is_empty()).then_some(out)
-    }
 }
 
 /// Replace long OR lists of exact values or substrings by one set or automaton.

@@ -1,10 +1,16 @@
 //! Evaluation: an [`Evaluator`] holds the per-event field cache (each field is fetched and
 //! lowercased at most once per event) and the correlation state, and matches events against
 //! one [`RuleSet`].
+//!
+//! The cache borrows the event's text for the duration of one evaluation (a [`Frame`]); only
+//! numbers (formatted) and text with uppercase or non-ASCII characters (lowercased, when a
+//! test compares lowercase) are copied, into per-field buffers.
 
+use crate::argv::argv_split;
 use crate::compile::{Check, Item, Node, Slot, Source};
 use crate::correlation::{CorrState, CorrelationLimits, CorrelationStats};
 use crate::event::{Event, FieldRef};
+use crate::index::Bucket;
 use crate::matcher::{lower_into, ValueTest, View};
 use crate::modifiers::MatchKind;
 use crate::ruleset::RuleSet;
@@ -27,33 +33,93 @@ pub struct CorrelationHit {
     pub count: u64,
 }
 
-#[derive(Debug, Default)]
-struct SlotVal {
-    gen: u32,
-    lower_gen: u32,
+/// A field of the event being evaluated.
+#[derive(Debug, Clone, Copy)]
+struct Val<'e> {
     present: bool,
     null: bool,
     int: Option<i64>,
+    /// The event's text; `None`: in the field's buffer (a formatted number).
+    raw: Option<&'e str>,
+    lower: Lower,
+}
+
+/// Where a field's lowercased text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lower {
+    /// Not computed (no test asked).
+    Unset,
+    /// The raw text is its own lowercase.
+    Raw,
+    /// In the field's buffer.
+    Buf,
+}
+
+impl Val<'_> {
+    const ABSENT: Val<'static> = Val {
+        present: false,
+        null: false,
+        int: None,
+        raw: Some(""),
+        lower: Lower::Raw,
+    };
+}
+
+/// Per field: text the event does not hold as such.
+#[derive(Debug, Default)]
+struct SlotBuf {
     raw: String,
     lower: String,
 }
 
-impl SlotVal {
-    fn view(&self) -> View<'_> {
-        View {
-            present: self.present,
-            null: self.null,
-            raw: &self.raw,
-            lower: &self.lower,
-            int: self.int,
-        }
+/// One evaluation: the event, and the fields read from it so far.
+struct Frame<'e, E: ?Sized> {
+    ev: &'e E,
+    vals: Vec<Val<'e>>,
+}
+
+/// An empty vector of another lifetime, reusing the allocation (collecting a vector's
+/// iterator into a vector of a type of the same layout is done in place).
+fn recycle<'a, 'b>(mut v: Vec<Val<'a>>) -> Vec<Val<'b>> {
+    v.clear();
+    v.into_iter().map(|_| Val::ABSENT).collect()
+}
+
+/// Whether text is ASCII, and whether it has ASCII uppercase letters (one pass, without
+/// branches).
+fn case_of(s: &[u8]) -> (bool, bool) {
+    let (mut high, mut upper) = (0u8, 0u8);
+    for &b in s {
+        high |= b;
+        upper |= u8::from(b.wrapping_sub(b'A') < 26);
+    }
+    (high < 0x80, upper != 0)
+}
+
+/// The view of a field read into `v`, with its buffers `b`.
+fn view<'a>(v: &'a Val<'_>, b: &'a SlotBuf) -> View<'a> {
+    let raw = v.raw.unwrap_or(&b.raw);
+    View {
+        present: v.present,
+        null: v.null,
+        raw,
+        lower: match v.lower {
+            Lower::Unset => "",
+            Lower::Raw => raw,
+            Lower::Buf => &b.lower,
+        },
+        int: v.int,
     }
 }
 
 /// Matches events against a rule set; holds the scratch space and correlation state.
 pub struct Evaluator<'s> {
     set: &'s RuleSet,
-    slots: Vec<SlotVal>,
+    /// Per field slot: (event `gen` it was read in, its index in the frame's values).
+    seen: Vec<(u32, u32)>,
+    bufs: Vec<SlotBuf>,
+    /// The storage of [`Frame::vals`] between events.
+    vals: Vec<Val<'static>>,
     gen: u32,
     target_stamp: Vec<u32>,
     rule_stamp: Vec<u32>,
@@ -65,8 +131,11 @@ pub struct Evaluator<'s> {
     matched: Vec<(u32, u32)>,
     tmp_raw: String,
     tmp_lower: String,
-    /// Pattern ids the prefilter found in one field.
-    hits: Vec<u32>,
+    /// (job, pattern id) the prefilter found.
+    hits: Vec<(u32, u32)>,
+    /// The fields to scan in this event: (scan of the bucket, index in the frame's values,
+    /// whether the text is ASCII: scanned raw, else lowercased).
+    jobs: Vec<(u32, u32, bool)>,
     /// The arguments of the command line `tok_slot`, split in event `tok_gen`.
     tok_gen: u32,
     tok_slot: Slot,
@@ -106,9 +175,11 @@ impl<'s> Evaluator<'s> {
     pub fn with_limits(set: &'s RuleSet, limits: CorrelationLimits) -> Evaluator<'s> {
         Evaluator {
             set,
-            slots: (0..set.fields.names.len())
-                .map(|_| SlotVal::default())
+            seen: vec![(0, 0); set.fields.names.len()],
+            bufs: (0..set.fields.names.len())
+                .map(|_| SlotBuf::default())
                 .collect(),
+            vals: Vec::new(),
             gen: 0,
             target_stamp: vec![0; set.targets.len()],
             rule_stamp: vec![0; set.rules.len()],
@@ -119,6 +190,7 @@ impl<'s> Evaluator<'s> {
             tmp_raw: String::new(),
             tmp_lower: String::new(),
             hits: Vec::new(),
+            jobs: Vec::new(),
             tok_gen: 0,
             tok_slot: 0,
             tok_buf: String::new(),
@@ -165,10 +237,7 @@ impl<'s> Evaluator<'s> {
     fn next_gen(&mut self) {
         self.gen = self.gen.wrapping_add(1);
         if self.gen == 0 {
-            for s in &mut self.slots {
-                s.gen = 0;
-                s.lower_gen = 0;
-            }
+            self.seen.iter_mut().for_each(|s| *s = (0, 0));
             self.target_stamp.iter_mut().for_each(|s| *s = 0);
             self.rule_stamp.iter_mut().for_each(|s| *s = 0);
             self.needle_stamp.iter_mut().for_each(|s| *s = 0);
@@ -189,10 +258,25 @@ impl<'s> Evaluator<'s> {
     }
 
     fn run<E: Event + ?Sized>(&mut self, ev: &E, out: &mut Vec<Detection>, naive: bool) {
-        let set = self.set;
-        let Some(bucket) = set.index.bucket(ev.table(), ev.action_type()) else {
+        let Some(bucket) = self.set.index.bucket(ev.table(), ev.action_type()) else {
             return;
         };
+        let mut fr = Frame {
+            ev,
+            vals: recycle(std::mem::take(&mut self.vals)),
+        };
+        self.run_frame(&mut fr, bucket, out, naive);
+        self.vals = recycle(fr.vals);
+    }
+
+    fn run_frame<'e, E: Event + ?Sized>(
+        &mut self,
+        fr: &mut Frame<'e, E>,
+        bucket: &'s Bucket,
+        out: &mut Vec<Detection>,
+        naive: bool,
+    ) {
+        let set = self.set;
         self.next_gen();
         let gen = self.gen;
         self.gates = !naive;
@@ -201,46 +285,72 @@ impl<'s> Evaluator<'s> {
         if naive {
             cands.extend_from_slice(&bucket.all);
         } else {
-            for fs in &bucket.scans {
-                // ASCII text is scanned raw (the automaton lowercases ASCII as it goes); other
-                // text is lowercased first.
-                self.load(ev, fs.slot, false);
-                let sv = &self.slots[fs.slot as usize];
-                if !sv.present || sv.null {
+            // Fetch the scanned fields: ASCII text is scanned raw (the automaton lowercases
+            // ASCII as it goes); other text is lowercased first.
+            let mut jobs = std::mem::take(&mut self.jobs);
+            jobs.clear();
+            for (k, fs) in bucket.scans.iter().enumerate() {
+                let i = self.load(fr, fs.slot, false);
+                let v = &mut fr.vals[i];
+                if !v.present || v.null {
                     continue;
                 }
-                if !sv.raw.is_ascii() {
-                    self.load(ev, fs.slot, true);
-                }
-                let sv = &self.slots[fs.slot as usize];
-                let text = if sv.raw.is_ascii() {
-                    &sv.raw
-                } else {
-                    &sv.lower
-                };
-                self.stats.scanned_bytes += text.len() as u64;
-                let mut hits = std::mem::take(&mut self.hits);
-                hits.clear();
-                fs.scan(text.as_bytes(), &mut hits);
-                self.stats.literal_hits += hits.len() as u64;
-                for &p in &hits {
-                    let pat = &fs.pats[p as usize];
-                    let ns = &mut self.needle_stamp[pat.needle as usize];
-                    if *ns == gen {
-                        // Seen already: its targets are candidates.
-                        continue;
-                    }
-                    *ns = gen;
-                    for &t in pat.targets.iter() {
-                        let st = &mut self.target_stamp[t as usize];
-                        if *st != gen {
-                            *st = gen;
-                            cands.push(t);
+                let ascii = match (v.raw, v.lower) {
+                    (Some(raw), Lower::Unset) => {
+                        let (ascii, upper) = case_of(raw.as_bytes());
+                        if ascii && !upper {
+                            v.lower = Lower::Raw;
                         }
+                        if !ascii {
+                            lower_into(raw, &mut self.bufs[fs.slot as usize].lower);
+                            v.lower = Lower::Buf;
+                        }
+                        ascii
+                    }
+                    (Some(raw), _) => raw.is_ascii(),
+                    // A formatted number.
+                    (None, _) => true,
+                };
+                jobs.push((k as u32, i as u32, ascii));
+            }
+            let mut hits = std::mem::take(&mut self.hits);
+            hits.clear();
+            let (vals, bufs) = (&fr.vals, &self.bufs);
+            let mut scanned = 0;
+            crate::scan::scan_all(
+                &jobs,
+                |&(k, i, ascii)| {
+                    let fs = &bucket.scans[k as usize];
+                    let v = view(&vals[i as usize], &bufs[fs.slot as usize]);
+                    (fs, if ascii { v.raw } else { v.lower }.as_bytes())
+                },
+                &mut hits,
+            );
+            for &(k, i, _) in &jobs {
+                let slot = bucket.scans[k as usize].slot as usize;
+                scanned += view(&vals[i as usize], &bufs[slot]).raw.len() as u64;
+            }
+            self.stats.scanned_bytes += scanned;
+            self.stats.literal_hits += hits.len() as u64;
+            for &(j, p) in &hits {
+                let fs = &bucket.scans[jobs[j as usize].0 as usize];
+                let pat = &fs.pats[p as usize];
+                let ns = &mut self.needle_stamp[pat.needle as usize];
+                if *ns == gen {
+                    // Seen already: its targets are candidates.
+                    continue;
+                }
+                *ns = gen;
+                for &t in pat.targets.iter() {
+                    let st = &mut self.target_stamp[t as usize];
+                    if *st != gen {
+                        *st = gen;
+                        cands.push(t);
                     }
                 }
-                self.hits = hits;
             }
+            self.hits = hits;
+            self.jobs = jobs;
             cands.extend_from_slice(&bucket.always);
             // In target order, as the naive evaluation (which target of a rule raises it
             // decides the correlation fields).
@@ -255,7 +365,7 @@ impl<'s> Evaluator<'s> {
                 continue;
             }
             let started = self.profile.is_some().then(std::time::Instant::now);
-            let hit = self.node(ev, &target.node);
+            let hit = self.node(fr, &target.node);
             if let (Some(p), Some(t0)) = (&mut self.profile, started) {
                 let e = &mut p[target.rule as usize];
                 e.0 += 1;
@@ -282,16 +392,16 @@ impl<'s> Evaluator<'s> {
                 });
             }
             let target = &set.targets[t as usize];
-            self.correlate(ev, rule, rule, target.ls_target, out);
+            self.correlate(fr, rule, rule, target.ls_target, out);
         }
         self.matched = matched;
     }
 
     /// Feed the correlations that reference `rule` (itself raised by an event that matched
     /// detection rule `leaf` on log-source target `ls_target`).
-    fn correlate<E: Event + ?Sized>(
+    fn correlate<'e, E: Event + ?Sized>(
         &mut self,
-        ev: &E,
+        fr: &mut Frame<'e, E>,
         rule: u32,
         leaf: u32,
         ls_target: usize,
@@ -310,13 +420,13 @@ impl<'s> Evaluator<'s> {
                     key.push('\u{1f}');
                 }
                 if let Some(s) = g {
-                    if let Some(v) = self.text(ev, s) {
+                    if let Some(v) = self.text(fr, s) {
                         key.push_str(&v);
                     }
                 }
             }
             let value = match &src.value {
-                Some(s) => self.text(ev, s),
+                Some(s) => self.text(fr, s),
                 None => None,
             };
             let fired = self.corr.update(
@@ -324,7 +434,7 @@ impl<'s> Evaluator<'s> {
                 c,
                 &key,
                 pos,
-                ev.timestamp_ms(),
+                fr.ev.timestamp_ms(),
                 value.as_deref(),
             );
             if let Some(count) = fired {
@@ -342,7 +452,7 @@ impl<'s> Evaluator<'s> {
                     });
                 }
                 self.key = key;
-                self.correlate(ev, c.rule, leaf, ls_target, out);
+                self.correlate(fr, c.rule, leaf, ls_target, out);
             } else {
                 self.key = key;
             }
@@ -350,72 +460,110 @@ impl<'s> Evaluator<'s> {
     }
 
     /// A source's raw text (for group keys and counted values).
-    fn text<E: Event + ?Sized>(&mut self, ev: &E, s: &Source) -> Option<String> {
+    fn text<'e, E: Event + ?Sized>(&mut self, fr: &mut Frame<'e, E>, s: &Source) -> Option<String> {
         match s {
             Source::Field(slot) => {
-                self.load(ev, *slot, false);
-                let sv = &self.slots[*slot as usize];
-                (sv.present && !sv.null).then(|| sv.raw.clone())
+                let v = self.view(fr, *slot, false);
+                (v.present && !v.null).then(|| v.raw.to_string())
             }
             _ => {
-                self.derived(ev, s, false);
+                self.derived(fr, s, false);
                 Some(self.tmp_raw.clone())
             }
         }
     }
 
-    /// Fetch a field into the cache (once per event), lowercasing it if asked.
-    fn load<E: Event + ?Sized>(&mut self, ev: &E, slot: Slot, lower: bool) {
-        let gen = self.gen;
-        let sv = &mut self.slots[slot as usize];
-        if sv.gen == gen {
-            if lower && sv.lower_gen != gen {
-                sv.lower_gen = gen;
-                lower_into(&sv.raw, &mut sv.lower);
-            }
-            return;
-        }
-        sv.gen = gen;
-        sv.raw.clear();
-        sv.int = None;
-        sv.null = false;
-        sv.present = true;
-        match ev.field_named(&self.set.fields.keys[slot as usize]) {
-            None => sv.present = false,
-            Some(FieldRef::Null) => sv.null = true,
-            Some(FieldRef::Str(s)) => {
-                sv.raw.push_str(s);
-                if lower {
-                    // Lowercase straight from the event's text.
-                    sv.lower_gen = gen;
-                    lower_into(s, &mut sv.lower);
+    /// Read a field into the frame (once per event), lowercasing it if asked; returns its
+    /// index in the frame's values.
+    fn load<'e, E: Event + ?Sized>(
+        &mut self,
+        fr: &mut Frame<'e, E>,
+        slot: Slot,
+        lower: bool,
+    ) -> usize {
+        let (g, at) = self.seen[slot as usize];
+        let i = if g == self.gen {
+            at as usize
+        } else {
+            let v = match fr.ev.field_named(&self.set.fields.keys[slot as usize]) {
+                None => Val::ABSENT,
+                Some(FieldRef::Null) => Val {
+                    present: true,
+                    null: true,
+                    ..Val::ABSENT
+                },
+                Some(FieldRef::Str(s)) => Val {
+                    present: true,
+                    null: false,
+                    int: None,
+                    raw: Some(s),
+                    lower: Lower::Unset,
+                },
+                Some(FieldRef::Int(i)) => {
+                    use std::fmt::Write;
+                    let b = &mut self.bufs[slot as usize].raw;
+                    b.clear();
+                    let _ = write!(b, "{i}");
+                    Val {
+                        present: true,
+                        null: false,
+                        int: Some(i),
+                        raw: None,
+                        lower: Lower::Raw,
+                    }
                 }
-                return;
+                Some(FieldRef::Bool(b)) => Val {
+                    present: true,
+                    raw: Some(if b { "true" } else { "false" }),
+                    ..Val::ABSENT
+                },
+            };
+            fr.vals.push(v);
+            let i = fr.vals.len() - 1;
+            self.seen[slot as usize] = (self.gen, i as u32);
+            i
+        };
+        let v = &mut fr.vals[i];
+        if lower && v.lower == Lower::Unset {
+            let raw = v.raw.unwrap_or_default();
+            if let (true, false) = case_of(raw.as_bytes()) {
+                v.lower = Lower::Raw;
+            } else {
+                lower_into(raw, &mut self.bufs[slot as usize].lower);
+                v.lower = Lower::Buf;
             }
-            Some(FieldRef::Int(i)) => {
-                use std::fmt::Write;
-                let _ = write!(sv.raw, "{i}");
-                sv.int = Some(i);
-            }
-            Some(FieldRef::Bool(b)) => sv.raw.push_str(if b { "true" } else { "false" }),
         }
-        if lower {
-            sv.lower_gen = gen;
-            lower_into(&sv.raw, &mut sv.lower);
-        }
+        i
+    }
+
+    /// [`Evaluator::load`], then the field's view.
+    fn view<'a, 'e: 'a, E: Event + ?Sized>(
+        &'a mut self,
+        fr: &'a mut Frame<'e, E>,
+        slot: Slot,
+        lower: bool,
+    ) -> View<'a> {
+        let i = self.load(fr, slot, lower);
+        view(&fr.vals[i], &self.bufs[slot as usize])
     }
 
     /// Compute a derived source into `tmp_raw` / `tmp_lower`; returns whether it is present.
-    fn derived<E: Event + ?Sized>(&mut self, ev: &E, s: &Source, lower: bool) -> bool {
+    fn derived<'e, E: Event + ?Sized>(
+        &mut self,
+        fr: &mut Frame<'e, E>,
+        s: &Source,
+        lower: bool,
+    ) -> bool {
         self.tmp_raw.clear();
         let present = match s {
             Source::Token { slot, index } => {
-                self.load(ev, *slot, false);
+                let i = self.load(fr, *slot, false);
                 let gen = self.gen;
-                let sv = &self.slots[*slot as usize];
-                if !sv.present || sv.null {
+                let v = &fr.vals[i];
+                if !v.present || v.null {
                     false
                 } else {
+                    let raw = view(v, &self.bufs[*slot as usize]).raw;
                     // Split the command line once per event, as far as asked.
                     if self.tok_gen != gen || self.tok_slot != *slot {
                         self.tok_gen = gen;
@@ -424,9 +572,9 @@ impl<'s> Evaluator<'s> {
                         self.tok_buf.clear();
                         self.toks.clear();
                     }
-                    if self.toks.len() <= *index && self.tok_pos < sv.raw.len() {
+                    if self.toks.len() <= *index && self.tok_pos < raw.len() {
                         self.tok_pos = argv_split(
-                            &sv.raw,
+                            raw,
                             self.tok_pos,
                             *index + 1,
                             &mut self.tok_buf,
@@ -445,15 +593,15 @@ impl<'s> Evaluator<'s> {
             Source::Hashes(list) => {
                 let mut any = false;
                 for (algo, slot) in list {
-                    self.load(ev, *slot, false);
-                    let sv = &self.slots[*slot as usize];
-                    if sv.present && !sv.null && !sv.raw.is_empty() {
+                    let i = self.load(fr, *slot, false);
+                    let v = view(&fr.vals[i], &self.bufs[*slot as usize]);
+                    if v.present && !v.null && !v.raw.is_empty() {
                         if any {
                             self.tmp_raw.push(',');
                         }
                         self.tmp_raw.push_str(algo);
                         self.tmp_raw.push('=');
-                        self.tmp_raw.push_str(&sv.raw);
+                        self.tmp_raw.push_str(v.raw);
                         any = true;
                     }
                 }
@@ -467,16 +615,16 @@ impl<'s> Evaluator<'s> {
         present
     }
 
-    fn node<E: Event + ?Sized>(&mut self, ev: &E, n: &Node) -> bool {
+    fn node<'e, E: Event + ?Sized>(&mut self, fr: &mut Frame<'e, E>, n: &Node) -> bool {
         match n {
             Node::Const(b) => *b,
-            Node::And(v) => v.iter().all(|c| self.node(ev, c)),
-            Node::Or(v) => v.iter().any(|c| self.node(ev, c)),
-            Node::Not(c) => !self.node(ev, c),
+            Node::And(v) => v.iter().all(|c| self.node(fr, c)),
+            Node::Or(v) => v.iter().any(|c| self.node(fr, c)),
+            Node::Not(c) => !self.node(fr, c),
             Node::AtLeast(k, v) => {
                 let mut hits = 0;
                 for c in v {
-                    if self.node(ev, c) {
+                    if self.node(fr, c) {
                         hits += 1;
                         if hits >= *k {
                             return true;
@@ -485,43 +633,44 @@ impl<'s> Evaluator<'s> {
                 }
                 false
             }
-            Node::Item(item) => self.item(ev, item),
+            Node::Item(item) => self.item(fr, item),
         }
     }
 
-    fn item<E: Event + ?Sized>(&mut self, ev: &E, item: &Item) -> bool {
+    fn item<'e, E: Event + ?Sized>(&mut self, fr: &mut Frame<'e, E>, item: &Item) -> bool {
         if self.gates {
-            if let Some(Some(needles)) = self.set.index.gates.get(item.id as usize) {
+            if let Some(Some(groups)) = self.set.index.gates.get(item.id as usize) {
                 let gen = self.gen;
-                if !needles
+                let stamp = &self.needle_stamp;
+                if !groups
                     .iter()
-                    .any(|n| self.needle_stamp[*n as usize] == gen)
+                    .all(|g| g.iter().any(|n| stamp[*n as usize] == gen))
                 {
-                    // None of the literals the item needs is in the event.
+                    // A set of literals of which the item needs one is absent from the event.
                     return false;
                 }
             }
         }
         match &item.source {
             Source::Field(slot) => {
-                self.load(ev, *slot, item.needs_lower);
+                let i = self.load(fr, *slot, item.needs_lower);
                 if let Check::FieldRef { .. } = item.check {
-                    return self.fieldref(ev, item, *slot);
+                    return self.fieldref(fr, item, *slot);
                 }
-                check(item, &self.slots[*slot as usize].view())
+                check(item, &view(&fr.vals[i], &self.bufs[*slot as usize]))
             }
             Source::Keywords(slots) => {
                 for s in slots {
-                    self.load(ev, *s, item.needs_lower);
+                    self.load(fr, *s, item.needs_lower);
                 }
-                let slots_v = &self.slots;
-                let any_field = |t: &ValueTest| slots_v_match(slots_v, slots, t);
+                // Every field was read in this event: `seen` has its index.
+                let (vals, bufs, seen) = (&fr.vals, &self.bufs, &self.seen);
+                let val = |s: Slot| view(&vals[seen[s as usize].1 as usize], &bufs[s as usize]);
+                let any_field = |t: &ValueTest| slots.iter().any(|s| t.is_match(&val(*s)));
                 let r = match &item.check {
                     Check::Tests { tests, all: true } => tests.iter().all(any_field),
                     Check::Tests { tests, all: false } => tests.iter().any(any_field),
-                    Check::Exists(want) => {
-                        slots.iter().any(|s| self.slots[*s as usize].present) == *want
-                    }
+                    Check::Exists(want) => slots.iter().any(|s| val(*s).present) == *want,
                     Check::FieldRef { .. } => false,
                 };
                 if item.neq {
@@ -531,7 +680,7 @@ impl<'s> Evaluator<'s> {
                 }
             }
             derived => {
-                let present = self.derived(ev, derived, item.needs_lower);
+                let present = self.derived(fr, derived, item.needs_lower);
                 let view = if present {
                     View {
                         present: true,
@@ -549,7 +698,12 @@ impl<'s> Evaluator<'s> {
     }
 
     /// `fieldref`: compare a field with other fields of the same event.
-    fn fieldref<E: Event + ?Sized>(&mut self, ev: &E, item: &Item, slot: Slot) -> bool {
+    fn fieldref<'e, E: Event + ?Sized>(
+        &mut self,
+        fr: &mut Frame<'e, E>,
+        item: &Item,
+        slot: Slot,
+    ) -> bool {
         let Check::FieldRef {
             others,
             kind,
@@ -559,28 +713,18 @@ impl<'s> Evaluator<'s> {
         else {
             return false;
         };
-        let sv = &self.slots[slot as usize];
-        let present = sv.present && !sv.null;
-        let mine = if *cased {
-            sv.raw.clone()
-        } else {
-            sv.lower.clone()
-        };
+        let v = self.view(fr, slot, !cased);
+        let present = v.present && !v.null;
+        let mine = if *cased { v.raw } else { v.lower }.to_string();
         let mut results = Vec::with_capacity(others.len());
         for o in others {
             let other = match o {
                 Source::Field(s) => {
-                    self.load(ev, *s, !cased);
-                    let osv = &self.slots[*s as usize];
-                    (osv.present && !osv.null).then(|| {
-                        if *cased {
-                            osv.raw.clone()
-                        } else {
-                            osv.lower.clone()
-                        }
-                    })
+                    let ov = self.view(fr, *s, !cased);
+                    (ov.present && !ov.null)
+                        .then(|| if *cased { ov.raw } else { ov.lower }.to_string())
                 }
-                d => self.derived(ev, d, !cased).then(|| {
+                d => self.derived(fr, d, !cased).then(|| {
                     if *cased {
                         self.tmp_raw.clone()
                     } else {
@@ -610,12 +754,6 @@ impl<'s> Evaluator<'s> {
     }
 }
 
-fn slots_v_match(slots_v: &[SlotVal], slots: &[Slot], t: &ValueTest) -> bool {
-    slots
-        .iter()
-        .any(|s| t.is_match(&slots_v[*s as usize].view()))
-}
-
 fn check(item: &Item, v: &View<'_>) -> bool {
     let r = match &item.check {
         Check::Tests { tests, all: true } => tests.iter().all(|t| t.is_match(v)),
@@ -627,94 +765,5 @@ fn check(item: &Item, v: &View<'_>) -> bool {
         v.present && !v.null && !r
     } else {
         r
-    }
-}
-
-/// Split a command line in Vigil's quoting (arguments holding whitespace or quotes are
-/// written `"..."` with `\"` and `\\` escapes), from byte `from`, until `out` holds `want`
-/// arguments: appends them to `buf`, one range each. Returns where it stopped.
-pub(crate) fn argv_split(
-    cmd: &str,
-    from: usize,
-    want: usize,
-    buf: &mut String,
-    out: &mut Vec<(usize, usize)>,
-) -> usize {
-    let b = cmd.as_bytes();
-    let mut i = from;
-    while out.len() < want {
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= b.len() {
-            return i;
-        }
-        let start = buf.len();
-        if b[i] == b'"' {
-            i += 1;
-            // Copy runs of plain bytes; unescape `\"` and `\\`.
-            let mut run = i;
-            while i < b.len() {
-                match b[i] {
-                    b'\\' if matches!(b.get(i + 1), Some(b'"') | Some(b'\\')) => {
-                        buf.push_str(&cmd[run..i]);
-                        buf.push(char::from(b[i + 1]));
-                        i += 2;
-                        run = i;
-                    }
-                    b'"' => break,
-                    _ => i += 1,
-                }
-            }
-            buf.push_str(&cmd[run..i]);
-            i = (i + 1).min(b.len());
-        } else {
-            let s = i;
-            while i < b.len() && !b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            buf.push_str(&cmd[s..i]);
-        }
-        out.push((start, buf.len()));
-    }
-    i
-}
-
-/// The `n`-th argument of a command line (see [`argv_split`]), written to `out`.
-#[cfg(test)]
-pub(crate) fn argv_nth(cmd: &str, n: usize, out: &mut String) -> bool {
-    let mut buf = String::new();
-    let mut toks = Vec::new();
-    argv_split(cmd, 0, usize::MAX, &mut buf, &mut toks);
-    out.clear();
-    match toks.get(n) {
-        Some(&(a, b)) => {
-            out.push_str(&buf[a..b]);
-            true
-        }
-        None => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::argv_nth;
-
-    #[test]
-    fn argv_tokens_undo_vigils_quoting() {
-        let cmd = r#"sh -c "echo \"hi\" \\ there" """#;
-        let mut s = String::new();
-        assert!(argv_nth(cmd, 0, &mut s));
-        assert_eq!(s, "sh");
-        assert!(argv_nth(cmd, 1, &mut s));
-        assert_eq!(s, "-c");
-        assert!(argv_nth(cmd, 2, &mut s));
-        assert_eq!(s, r#"echo "hi" \ there"#);
-        assert!(argv_nth(cmd, 3, &mut s));
-        assert_eq!(s, "");
-        assert!(!argv_nth(cmd, 4, &mut s));
-        assert!(argv_nth("  a   b ", 1, &mut s));
-        assert_eq!(s, "b");
-        assert!(!argv_nth("", 0, &mut s));
     }
 }

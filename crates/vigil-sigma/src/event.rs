@@ -138,23 +138,44 @@ pub const fn name_hash(s: &str) -> u64 {
     h
 }
 
-/// A simple owned event: a table name, a timestamp and columns in insertion order.
+/// A simple owned event: a table name, a timestamp and columns.
 ///
-/// Lookups go through an index of name hashes over the columns and the keys of object
-/// columns (`AdditionalFields.cwd`): 10–30 entries, cheaper to scan than a hash map.
+/// Laid out densely, as a batch of rows would be: the text of all values in one buffer, and a
+/// list of the columns' name hashes (one or two cache lines) searched before the columns. An
+/// object column (`AdditionalFields`) is stored as one column per key (`AdditionalFields.cwd`);
+/// deeper values stay trees.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OwnedEvent {
     table: Cow<'static, str>,
     timestamp_ms: i64,
-    /// Column names are usually literals: borrowed, they cost no allocation and stay in
-    /// cache.
-    fields: Vec<(Cow<'static, str>, Value)>,
-    /// Open-addressing table of (hash of the full name, column, key within an object column
-    /// or `u32::MAX`); empty slots have column `u32::MAX`.
-    index: Vec<(u64, u32, u32)>,
+    /// The text of the string values, one after another.
+    text: String,
+    /// FNV-1a of each column's name, in step with `cols`.
+    hashes: Vec<u64>,
+    cols: Vec<Col>,
 }
 
-const NO_KEY: u32 = u32::MAX;
+#[derive(Debug, Clone, PartialEq)]
+struct Col {
+    /// Column names are usually literals: borrowed, they cost no allocation and stay in
+    /// cache.
+    name: Cow<'static, str>,
+    cell: Cell,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Cell {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// A range of [`OwnedEvent::text`].
+    Str(u32, u32),
+    /// An object column; its keys are columns of their own.
+    Object,
+    /// An object or array inside an object column.
+    Tree(Box<Value>),
+}
+
 const ACTION_TYPE_HASH: u64 = name_hash("ActionType");
 
 /// Byte equality of short names, eight bytes at a time, without a library call.
@@ -189,31 +210,50 @@ impl OwnedEvent {
         OwnedEvent {
             table: table.into(),
             timestamp_ms,
-            fields: Vec::new(),
-            index: Vec::new(),
+            text: String::new(),
+            hashes: Vec::new(),
+            cols: Vec::new(),
         }
     }
 
-    fn reindex(&mut self) {
-        let mut entries = Vec::new();
-        for (i, (name, v)) in self.fields.iter().enumerate() {
-            entries.push((name_hash(name), i as u32, NO_KEY));
-            if let Value::Object(kv) = v {
-                for (j, (k, _)) in kv.iter().enumerate() {
-                    let full = format!("{name}.{k}");
-                    entries.push((name_hash(&full), i as u32, j as u32));
-                }
+    /// A scalar value as a cell (its text appended to `text`); trees stay trees.
+    fn cell(&mut self, v: Value) -> Cell {
+        match v {
+            Value::Null => Cell::Null,
+            Value::Bool(b) => Cell::Bool(b),
+            Value::Int(i) => Cell::Int(i),
+            Value::Str(s) => {
+                let a = self.text.len();
+                self.text.push_str(&s);
+                Cell::Str(a as u32, self.text.len() as u32)
+            }
+            v @ (Value::Object(_) | Value::Array(_)) => Cell::Tree(Box::new(v)),
+        }
+    }
+
+    /// Set the column `name` (replacing it, or adding it at the end).
+    fn put(&mut self, name: Cow<'static, str>, cell: Cell) {
+        let h = name_hash(&name);
+        match self.position(&name, h) {
+            Some(i) => self.cols[i].cell = cell,
+            None => {
+                self.hashes.push(h);
+                self.cols.push(Col { name, cell });
             }
         }
-        // Open addressing with linear probing, at most half full.
-        let size = (entries.len() * 2).next_power_of_two().max(8);
-        self.index = vec![(0, NO_KEY, NO_KEY); size];
-        for e in entries {
-            let mut p = (e.0 as usize) & (size - 1);
-            while self.index[p].1 != NO_KEY {
-                p = (p + 1) & (size - 1);
+    }
+
+    /// Drop the keys `name.*` of an object column.
+    fn drop_keys(&mut self, name: &str) {
+        let prefix = format!("{name}.");
+        let mut i = 0;
+        while i < self.cols.len() {
+            if self.cols[i].name.starts_with(&prefix) {
+                self.cols.remove(i);
+                self.hashes.remove(i);
+            } else {
+                i += 1;
             }
-            self.index[p] = e;
         }
     }
 
@@ -224,12 +264,28 @@ impl OwnedEvent {
         value: impl Into<Value>,
     ) -> &mut Self {
         let name = name.into();
-        let value = value.into();
-        match self.fields.iter_mut().find(|(k, _)| *k == name) {
-            Some(slot) => slot.1 = value,
-            None => self.fields.push((name, value)),
+        if let Some(i) = self.position(&name, name_hash(&name)) {
+            if self.cols[i].cell == Cell::Object {
+                self.drop_keys(&name);
+            }
         }
-        self.reindex();
+        match value.into() {
+            Value::Object(kv) => {
+                self.put(name.clone(), Cell::Object);
+                for (k, v) in kv {
+                    let full = format!("{name}.{k}");
+                    // The first of duplicate keys counts.
+                    if self.position(&full, name_hash(&full)).is_none() {
+                        let cell = self.cell(v);
+                        self.put(full.into(), cell);
+                    }
+                }
+            }
+            v => {
+                let cell = self.cell(v);
+                self.put(name, cell);
+            }
+        }
         self
     }
 
@@ -241,31 +297,15 @@ impl OwnedEvent {
 
     /// Set one key of the `AdditionalFields` object (creating it).
     pub fn set_additional(&mut self, key: impl Into<String>, value: impl Into<Value>) {
-        let key = key.into();
-        let value = value.into();
-        let pos = match self
-            .fields
-            .iter()
-            .position(|(k, _)| k == "AdditionalFields")
-        {
-            Some(p) => p,
-            None => {
-                self.fields
-                    .push((Cow::Borrowed("AdditionalFields"), Value::Object(Vec::new())));
-                self.fields.len() - 1
-            }
-        };
-        let obj = &mut self.fields[pos].1;
-        if !matches!(obj, Value::Object(_)) {
-            *obj = Value::Object(Vec::new());
-        }
-        if let Value::Object(kv) = obj {
-            match kv.iter_mut().find(|(k, _)| *k == key) {
-                Some(slot) => slot.1 = value,
-                None => kv.push((key, value)),
+        const AF: &str = "AdditionalFields";
+        match self.position(AF, name_hash(AF)) {
+            Some(i) if self.cols[i].cell == Cell::Object => {}
+            _ => {
+                self.put(Cow::Borrowed(AF), Cell::Object);
             }
         }
-        self.reindex();
+        let cell = self.cell(value.into());
+        self.put(format!("{AF}.{}", key.into()).into(), cell);
     }
 
     /// Set the event time.
@@ -273,64 +313,47 @@ impl OwnedEvent {
         self.timestamp_ms = ms;
     }
 
-    /// The columns in insertion order.
-    pub fn fields(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.fields.iter().map(|(k, v)| (k.as_ref(), v))
+    /// The index of the column (or object key) `name`, of hash `h`.
+    #[inline]
+    fn position(&self, name: &str, h: u64) -> Option<usize> {
+        self.hashes
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| **x == h)
+            .map(|(i, _)| i)
+            .find(|&i| same(self.cols[i].name.as_bytes(), name.as_bytes()))
     }
 
-    /// A column's value, or a key of an object column (`AdditionalFields.cwd`).
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.get_hashed(name, name_hash(name))
+    fn value(&self, c: &Cell) -> Option<FieldRef<'_>> {
+        match c {
+            Cell::Null => Some(FieldRef::Null),
+            Cell::Bool(b) => Some(FieldRef::Bool(*b)),
+            Cell::Int(i) => Some(FieldRef::Int(*i)),
+            Cell::Str(a, b) => self.text.get(*a as usize..*b as usize).map(FieldRef::Str),
+            Cell::Object | Cell::Tree(_) => None,
+        }
     }
 
-    /// Deeper paths (`AdditionalFields.a.b`): walk into the objects.
+    fn lookup(&self, name: &str, h: u64) -> Option<FieldRef<'_>> {
+        match self.position(name, h) {
+            Some(i) => self.value(&self.cols[i].cell),
+            None => self.walk(name),
+        }
+    }
+
+    /// Deeper paths (`AdditionalFields.a.b`): walk into the trees.
     fn walk(&self, name: &str) -> Option<FieldRef<'_>> {
         let (head, rest) = name.split_once('.')?;
-        // One level (`AdditionalFields.cwd`) is in the index: a name absent from it is absent.
-        if !rest.contains('.') {
+        let (key, rest) = rest.split_once('.')?;
+        let col = &name[..head.len() + 1 + key.len()];
+        let Cell::Tree(v) = &self.cols[self.position(col, name_hash(col))?].cell else {
             return None;
-        }
-        let mut v = self.get(head)?;
+        };
+        let mut v: &Value = v;
         for part in rest.split('.') {
             v = v.get(part)?;
         }
         v.as_ref()
-    }
-
-    fn get_hashed(&self, name: &str, h: u64) -> Option<&Value> {
-        let size = self.index.len();
-        if size == 0 {
-            return None;
-        }
-        let mut p = (h as usize) & (size - 1);
-        loop {
-            let (hk, i, j) = self.index[p];
-            if i == NO_KEY {
-                return None;
-            }
-            if hk == h {
-                if let Some(v) = self.entry(name, i, j) {
-                    return Some(v);
-                }
-            }
-            p = (p + 1) & (size - 1);
-        }
-    }
-
-    /// The value at index entry (i, j) if its name is `name`.
-    fn entry(&self, name: &str, i: u32, j: u32) -> Option<&Value> {
-        let (col, v) = &self.fields[i as usize];
-        if j == NO_KEY {
-            return same(col.as_bytes(), name.as_bytes()).then_some(v);
-        }
-        let Value::Object(kv) = v else { return None };
-        let (k, inner) = &kv[j as usize];
-        let full = name.as_bytes();
-        (full.len() == col.len() + 1 + k.len()
-            && same(&full[..col.len()], col.as_bytes())
-            && full[col.len()] == b'.'
-            && same(&full[col.len() + 1..], k.as_bytes()))
-        .then_some(inner)
     }
 }
 
@@ -340,22 +363,16 @@ impl Event for OwnedEvent {
     }
 
     fn field(&self, name: &str) -> Option<FieldRef<'_>> {
-        match self.get(name) {
-            Some(v) => v.as_ref(),
-            None => self.walk(name),
-        }
+        self.lookup(name, name_hash(name))
     }
 
     fn field_named(&self, name: &FieldName) -> Option<FieldRef<'_>> {
-        match self.get_hashed(name.as_str(), name.hash()) {
-            Some(v) => v.as_ref(),
-            None => self.walk(name.as_str()),
-        }
+        self.lookup(name.as_str(), name.hash())
     }
 
     fn action_type(&self) -> Option<&str> {
-        match self.get_hashed("ActionType", ACTION_TYPE_HASH) {
-            Some(Value::Str(s)) => Some(s),
+        match self.lookup("ActionType", ACTION_TYPE_HASH) {
+            Some(FieldRef::Str(s)) => Some(s),
             _ => None,
         }
     }
@@ -385,5 +402,46 @@ mod tests {
         assert_eq!(e.timestamp_ms(), 5);
         e.set("ProcessId", 7i64);
         assert_eq!(e.field("ProcessId"), Some(FieldRef::Int(7)));
+    }
+
+    #[test]
+    fn owned_event_objects_and_replacements() {
+        let mut e = OwnedEvent::new("DeviceEvents", 0).with(
+            "AdditionalFields",
+            Value::Object(vec![
+                ("a".into(), Value::Object(vec![("b".into(), "deep".into())])),
+                ("k".into(), 1i64.into()),
+                ("k".into(), 2i64.into()),
+                ("l".into(), Value::Array(vec!["x".into()])),
+            ]),
+        );
+        assert_eq!(e.field("AdditionalFields.a.b"), Some(FieldRef::Str("deep")));
+        assert_eq!(e.field("AdditionalFields.a.c"), None);
+        assert_eq!(e.field("AdditionalFields.a"), None);
+        assert_eq!(e.field("AdditionalFields"), None);
+        // The first of duplicate keys.
+        assert_eq!(e.field("AdditionalFields.k"), Some(FieldRef::Int(1)));
+        assert_eq!(e.field("AdditionalFields.l"), None);
+        assert_eq!(e.field("AdditionalFields.l.0"), None);
+        e.set_additional("k", "v");
+        assert_eq!(e.field("AdditionalFields.k"), Some(FieldRef::Str("v")));
+        // Replacing the object drops its keys.
+        e.set(
+            "AdditionalFields",
+            Value::Object(vec![("z".into(), true.into())]),
+        );
+        assert_eq!(e.field("AdditionalFields.k"), None);
+        assert_eq!(e.field("AdditionalFields.a.b"), None);
+        assert_eq!(e.field("AdditionalFields.z"), Some(FieldRef::Bool(true)));
+        // A scalar replaced by a scalar, and an object column replaced by a scalar.
+        e.set("X", "one");
+        e.set("X", "two");
+        assert_eq!(e.field("X"), Some(FieldRef::Str("two")));
+        e.set("AdditionalFields", Value::Null);
+        assert_eq!(e.field("AdditionalFields"), Some(FieldRef::Null));
+        assert_eq!(e.field("AdditionalFields.z"), None);
+        e.set_additional("n", 3i64);
+        assert_eq!(e.field("AdditionalFields.n"), Some(FieldRef::Int(3)));
+        assert_eq!(e.field("AdditionalFields"), None);
     }
 }

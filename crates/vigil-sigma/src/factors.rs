@@ -2,8 +2,10 @@
 //! anywhere in the pattern (not only at its start or end, as `regex-syntax`'s prefix and
 //! suffix extraction gives). `\s-a\s+` requires `-a`; `a|b\d` requires `a` or `b`.
 //!
-//! Works on the case-folded HIR (see `matcher::regex_literals`); literals are returned as
-//! the regex spells them and lowercased by the caller.
+//! Works on the case-folded HIR ([`fold_case`], see `matcher::regex_literals`); literals are
+//! returned as the regex spells them and lowercased by the caller. Besides one set of which a
+//! match contains a literal, [`required_sets`] gives one per part of a concatenation, all of
+//! which a match contains (for item gates).
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -23,6 +25,25 @@ struct Info {
 pub(crate) fn required(h: &Hir) -> Option<Vec<Vec<u8>>> {
     let i = info(h);
     usable(i.req.or(i.exact))
+}
+
+/// Sets of literals of which every match of `h` contains one of each: one per part of a
+/// top-level concatenation that has such a set (`find\s.*-exec` requires `find` and `-exec`).
+pub(crate) fn required_sets(h: &Hir) -> Vec<Vec<Vec<u8>>> {
+    let mut h = h;
+    while let HirKind::Capture(c) = h.kind() {
+        h = &c.sub;
+    }
+    match h.kind() {
+        HirKind::Concat(children) => children
+            .iter()
+            .filter_map(|c| {
+                let i = info(c);
+                usable(best(i.req, i.exact))
+            })
+            .collect(),
+        _ => required(h).into_iter().collect(),
+    }
 }
 
 fn usable(v: Option<Vec<Vec<u8>>>) -> Option<Vec<Vec<u8>>> {
@@ -179,5 +200,66 @@ fn info(h: &Hir) -> Info {
             }
             Info { exact, req }
         }
+    }
+}
+
+/// Replace each class whose members all lowercase to one character by that character.
+pub(crate) fn fold_case(h: &regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
+    use regex_syntax::hir::{Class, Hir, HirKind, Repetition};
+    match h.kind() {
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut lower: Option<char> = None;
+            let mut n = 0u32;
+            for r in c.iter() {
+                for ch in r.start()..=r.end() {
+                    n += 1;
+                    let mut l = ch.to_lowercase();
+                    let (Some(one), None) = (l.next(), l.next()) else {
+                        return h.clone();
+                    };
+                    if n > 8 || lower.is_some_and(|x| x != one) {
+                        return h.clone();
+                    }
+                    lower = Some(one);
+                }
+            }
+            match lower {
+                Some(ch) => Hir::literal(ch.to_string().into_bytes()),
+                None => h.clone(),
+            }
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut lower: Option<u8> = None;
+            for r in c.iter() {
+                if u32::from(r.end()) - u32::from(r.start()) > 8 {
+                    return h.clone();
+                }
+                for b in r.start()..=r.end() {
+                    let l = b.to_ascii_lowercase();
+                    if lower.is_some_and(|x| x != l) {
+                        return h.clone();
+                    }
+                    lower = Some(l);
+                }
+            }
+            match lower {
+                Some(b) => Hir::literal(vec![b]),
+                None => h.clone(),
+            }
+        }
+        HirKind::Concat(v) => Hir::concat(v.iter().map(fold_case).collect()),
+        HirKind::Alternation(v) => Hir::alternation(v.iter().map(fold_case).collect()),
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            min: r.min,
+            max: r.max,
+            greedy: r.greedy,
+            sub: Box::new(fold_case(&r.sub)),
+        }),
+        HirKind::Capture(c) => Hir::capture(regex_syntax::hir::Capture {
+            index: c.index,
+            name: c.name.clone(),
+            sub: Box::new(fold_case(&c.sub)),
+        }),
+        _ => h.clone(),
     }
 }

@@ -4,18 +4,26 @@
 //! For every compiled target the index derives a set of (field, literal) pairs such that the
 //! rule can only match if at least one literal occurs in its field: AND picks its most
 //! selective child, OR and "N of" take the union of their children, and NOT, numeric, CIDR
-//! and existence tests give nothing (regexes give their prefix or suffix literals). Targets
+//! and existence tests give nothing (regexes give their prefix or suffix literals; a literal
+//! shorter than two bytes counts only when anchored at the start or end of the field, or equal
+//! to it, and is then compared there rather than scanned for; a value of a command line's first
+//! argument gives its start, compared with the start of that argument).
+//! Targets
 //! with such a set are evaluated only when the prefilter finds one of their literals in the
 //! event; the rest ("always") are evaluated on every event of their bucket.
 //!
 //! The automata (one per scanned field, see `scan`) also hold the literals of every other
-//! item of those targets whose field is scanned anyway. Each literal has a global id, stamped when found; an item whose literals
-//! were all absent is false without being evaluated (its *gate*), so a rule's other
-//! selections, regexes included, are skipped for free.
+//! item of those targets whose field is scanned anyway. Each literal has a global id, stamped
+//! when found; an item is false without being evaluated (its *gate*) when one of the sets of
+//! literals it requires is absent: its own literals, and, for a value that must match every
+//! test (`|all`, or a single regex), each test's literals and each part of a regex
+//! (`find\s.*-exec` requires `find` and `-exec`). A rule's other selections, regexes included,
+//! are skipped for free.
 
 use std::collections::HashMap;
 
 use crate::compile::{Item, Node, Slot, Source};
+use crate::matcher::{Anchor, Needle, ValueTest};
 use crate::scan::FieldScan;
 
 /// The rules that can match events of one (table, ActionType).
@@ -48,9 +56,10 @@ pub(crate) struct Index {
     pub guarded: Vec<bool>,
     /// Number of distinct (field, literal) needles.
     pub needles: usize,
-    /// Per item id: the needles of which one must have been found for the item to be true,
-    /// when every bucket of its target scans them.
-    pub gates: Vec<Option<Box<[u32]>>>,
+    /// Per item id: sets of needles of which one each must have been found for the item to be
+    /// true, when every bucket of its target scans them.
+    #[allow(clippy::type_complexity)]
+    pub gates: Vec<Option<Box<[Box<[u32]>]>>>,
 }
 
 /// What the index needs to know of one compiled target.
@@ -64,14 +73,14 @@ impl Index {
     #[allow(clippy::type_complexity)]
     pub fn build(targets: &[TargetRef<'_>], n_items: u32) -> Index {
         let mut idx = Index::default();
-        let mut needle_ids: HashMap<(Slot, Vec<u8>), u32> = HashMap::new();
-        let mut id_of = |slot: Slot, n: &[u8]| -> u32 {
+        let mut needle_ids: HashMap<(Slot, Needle), u32> = HashMap::new();
+        let mut id_of = |slot: Slot, n: &Needle| -> u32 {
             let next = needle_ids.len() as u32;
-            *needle_ids.entry((slot, n.to_vec())).or_insert(next)
+            *needle_ids.entry((slot, n.clone())).or_insert(next)
         };
         // Per bucket: required (slot, needle id, target) and the targets' items.
         let mut required_of: Vec<Vec<(Slot, u32, u32)>> = Vec::new();
-        let mut items_of: Vec<Vec<(u32, Vec<(Slot, u32)>)>> = Vec::new();
+        let mut items_of: Vec<Vec<(u32, Vec<Vec<(Slot, u32)>>)>> = Vec::new();
         for (i, t) in targets.iter().enumerate() {
             let i = i as u32;
             let req = required(t.node);
@@ -82,13 +91,16 @@ impl Index {
             idx.guarded.push(req.is_some());
             let mut items = Vec::new();
             collect_items(t.node, &mut items);
-            let items: Vec<(u32, Vec<(Slot, u32)>)> = items
+            let items: Vec<(u32, Vec<Vec<(Slot, u32)>>)> = items
                 .into_iter()
                 .filter_map(|it| {
-                    let lits = item_literals(it)?;
+                    let groups = item_gate(it)?;
                     Some((
                         it.id,
-                        lits.into_iter().map(|(s, n)| (s, id_of(s, &n))).collect(),
+                        groups
+                            .into_iter()
+                            .map(|g| g.into_iter().map(|(s, n)| (s, id_of(s, &n))).collect())
+                            .collect(),
                     ))
                 })
                 .collect();
@@ -106,14 +118,15 @@ impl Index {
                 items_of[b].extend(items.iter().cloned());
             }
         }
-        let mut literal: Vec<Vec<u8>> = vec![Vec::new(); needle_ids.len()];
+        let mut literal: Vec<Needle> =
+            vec![(crate::matcher::Anchor::Anywhere, Vec::new()); needle_ids.len()];
         for ((_, n), id) in &needle_ids {
             literal[*id as usize] = n.clone();
         }
         idx.needles = literal.len();
         // Gates: an item is gated if every bucket holding it scans all its needles.
         let mut gate_ok: HashMap<u32, bool> = HashMap::new();
-        let mut gate_needles: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut gate_needles: HashMap<u32, Vec<Vec<u32>>> = HashMap::new();
         for (b, (req, items)) in required_of.into_iter().zip(items_of).enumerate() {
             let mut slots: Vec<(usize, Slot)> = Vec::new();
             for (s, _, _) in &req {
@@ -126,15 +139,18 @@ impl Index {
             let slots: Vec<Slot> = slots.into_iter().map(|(_, s)| s).collect();
             // (slot, needle, target or u32::MAX for gate-only literals).
             let mut entries: Vec<(Slot, u32, u32)> = req;
-            for (item, lits) in items {
-                let scanned = lits.iter().all(|(s, _)| slots.contains(s));
+            for (item, groups) in items {
+                let scanned = groups.iter().flatten().all(|(s, _)| slots.contains(s));
                 let ok = gate_ok.entry(item).or_insert(true);
                 *ok &= scanned;
                 if scanned {
-                    gate_needles
-                        .entry(item)
-                        .or_insert_with(|| lits.iter().map(|(_, n)| *n).collect());
-                    entries.extend(lits.iter().map(|(s, n)| (*s, *n, u32::MAX)));
+                    gate_needles.entry(item).or_insert_with(|| {
+                        groups
+                            .iter()
+                            .map(|g| g.iter().map(|(_, n)| *n).collect())
+                            .collect()
+                    });
+                    entries.extend(groups.iter().flatten().map(|(s, n)| (*s, *n, u32::MAX)));
                 }
             }
             match build_scans(&slots, entries, &literal) {
@@ -153,11 +169,17 @@ impl Index {
         }
         idx.gates = vec![None; n_items as usize];
         for (item, ok) in gate_ok {
-            if let (true, Some(mut n)) = (ok, gate_needles.remove(&item)) {
-                n.sort_unstable();
-                n.dedup();
+            if let (true, Some(groups)) = (ok, gate_needles.remove(&item)) {
+                let groups: Box<[Box<[u32]>]> = groups
+                    .into_iter()
+                    .map(|mut n| {
+                        n.sort_unstable();
+                        n.dedup();
+                        n.into_boxed_slice()
+                    })
+                    .collect();
                 if let Some(g) = idx.gates.get_mut(item as usize) {
-                    *g = Some(n.into_boxed_slice());
+                    *g = Some(groups);
                 }
             }
         }
@@ -170,7 +192,7 @@ impl Index {
         table: &str,
         action: &str,
         required: &mut Vec<Vec<(Slot, u32, u32)>>,
-        items: &mut Vec<Vec<(u32, Vec<(Slot, u32)>)>>,
+        items: &mut Vec<Vec<(u32, Vec<Vec<(Slot, u32)>>)>>,
     ) -> usize {
         let ti = match self.tables.iter().position(|t| t.name == table) {
             Some(i) => i,
@@ -215,13 +237,28 @@ impl Index {
     /// The bucket of an event (a few tables of a few ActionTypes each: comparing the names
     /// is cheaper than hashing them).
     pub fn bucket(&self, table: &str, action: Option<&str>) -> Option<&Bucket> {
-        let t = self.tables.iter().find(|t| t.name == table)?;
+        let t = self.tables.iter().find(|t| same(&t.name, table))?;
         let action = action?;
         t.actions
             .iter()
-            .find(|(a, _)| a == action)
+            .find(|(a, _)| same(a, action))
             .map(|(_, b)| &self.buckets[*b])
     }
+}
+
+/// String equality for short names, inline: the length, the last eight bytes (the names
+/// share prefixes such as `Device`), then the rest.
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n >= 8 && a[n - 8..] != b[n - 8..] {
+        return false;
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Build a bucket's scans from (field, needle id, target) entries (`u32::MAX`: a gate-only
@@ -229,14 +266,14 @@ impl Index {
 fn build_scans(
     slots: &[Slot],
     mut entries: Vec<(Slot, u32, u32)>,
-    literal: &[Vec<u8>],
+    literal: &[Needle],
 ) -> Result<Vec<FieldScan>, Vec<u32>> {
     entries.sort_unstable();
     entries.dedup();
     let mut scans = Vec::new();
     for &slot in slots {
         // Needle ids are per (field, literal): one pattern each.
-        let mut lits: Vec<(Vec<u8>, u32, Vec<u32>)> = Vec::new();
+        let mut lits: Vec<(Needle, u32, Vec<u32>)> = Vec::new();
         for &(s, needle, t) in entries.iter().filter(|e| e.0 == slot) {
             if lits.last().is_none_or(|l| l.1 != needle) {
                 lits.push((literal[needle as usize].clone(), needle, Vec::new()));
@@ -279,7 +316,7 @@ fn collect_items<'n>(n: &'n Node, out: &mut Vec<&'n Item>) {
 }
 
 /// (field, literal) pairs of an item: one must occur for the item to be true.
-fn item_literals(item: &Item) -> Option<Vec<(Slot, Vec<u8>)>> {
+fn item_literals(item: &Item) -> Option<Vec<(Slot, Needle)>> {
     let needles = item.needles.as_ref()?;
     let slots: Vec<Slot> = match &item.source {
         Source::Field(s) => vec![*s],
@@ -296,8 +333,20 @@ fn item_literals(item: &Item) -> Option<Vec<(Slot, Vec<u8>)>> {
     Some(out)
 }
 
+/// Sets of (field, literal) pairs of an item, of which one each must occur for the item to be
+/// true: its literals, and the other sets its tests require.
+fn item_gate(item: &Item) -> Option<Vec<Vec<(Slot, Needle)>>> {
+    let mut groups: Vec<Vec<(Slot, Needle)>> = item_literals(item).into_iter().collect();
+    if let Source::Field(s) = &item.source {
+        for set in &item.also {
+            groups.push(set.iter().map(|n| (*s, n.clone())).collect());
+        }
+    }
+    (!groups.is_empty()).then_some(groups)
+}
+
 /// (field, literal) pairs of which at least one must occur for `node` to be true.
-pub(crate) fn required(node: &Node) -> Option<Vec<(Slot, Vec<u8>)>> {
+pub(crate) fn required(node: &Node) -> Option<Vec<(Slot, Needle)>> {
     match node {
         Node::Const(_) | Node::Not(_) => None,
         Node::Item(item) => item_literals(item),
@@ -316,7 +365,97 @@ pub(crate) fn required(node: &Node) -> Option<Vec<(Slot, Vec<u8>)>> {
 }
 
 /// Higher is more selective: long shortest literal first, then few literals.
-fn score(list: &[(Slot, Vec<u8>)]) -> (usize, std::cmp::Reverse<usize>) {
-    let shortest = list.iter().map(|(_, n)| n.len()).min().unwrap_or(0);
+fn score(list: &[(Slot, Needle)]) -> (usize, std::cmp::Reverse<usize>) {
+    let shortest = list.iter().map(|(_, n)| n.1.len()).min().unwrap_or(0);
     (shortest.min(12), std::cmp::Reverse(list.len()))
+}
+
+/// Needles for the prefilter: for OR, one per value (every value must have one); for AND, the
+/// best single value's. A value whose literals are too short to scan for gives its anchored
+/// literal (`startswith`, `endswith`, exact), checked at the ends of the field, if it has one.
+pub(crate) fn needles_of(tests: &[ValueTest], all: bool, source: &Source) -> Option<Vec<Needle>> {
+    const MIN: usize = 2;
+    let ok = |n: &Vec<Needle>| {
+        n.iter().all(|(a, x)| {
+            (x.len() >= MIN || (*a != Anchor::Anywhere && !x.is_empty()))
+                // An unquoted argument may contain `"` or `\` that the command line escapes.
+                && !(matches!(source, Source::Token { .. }) && x.iter().any(|b| *b == b'"' || *b == b'\\'))
+        })
+    };
+    // The ends of a token are not the ends of its field; the start of the first one is the
+    // start of the field's first argument.
+    let anchors = matches!(source, Source::Field(_) | Source::Keywords(_));
+    let first_arg = matches!(source, Source::Token { index: 0, .. });
+    let per_test: Vec<Option<Vec<Needle>>> = tests
+        .iter()
+        .map(|t| {
+            // Literals too short to scan for are compared with the start of the first argument.
+            let arg = first_arg
+                .then(|| t.anchored_needles())
+                .flatten()
+                .and_then(|v| {
+                    v.into_iter()
+                        .map(|(a, l)| {
+                            matches!(a, Anchor::Start | Anchor::Whole)
+                                .then_some((Anchor::FirstArg, l))
+                        })
+                        .collect::<Option<Vec<Needle>>>()
+                })
+                .filter(ok);
+            match t.needles().filter(ok) {
+                Some(n) => Some(n),
+                None if anchors => t.anchored_needles().filter(ok),
+                None => arg,
+            }
+        })
+        .collect();
+    if matches!(source, Source::Hashes(_)) {
+        return None;
+    }
+    if all {
+        per_test
+            .into_iter()
+            .flatten()
+            .max_by_key(|n| n.iter().map(|x| x.1.len()).min().unwrap_or(0))
+    } else {
+        let mut out = Vec::new();
+        for n in per_test {
+            out.extend(n?);
+        }
+        out.sort();
+        out.dedup();
+        (!out.is_empty()).then_some(out)
+    }
+}
+
+/// Sets of literals of which a value matching every test (`all`, or a single test) contains one
+/// each: every test's needles, and the parts of a regex. Each literal is long enough to scan.
+pub(crate) fn also_of(tests: &[ValueTest], all: bool) -> Vec<Vec<Needle>> {
+    if !all && tests.len() != 1 {
+        return Vec::new();
+    }
+    let mut out: Vec<Vec<Needle>> = Vec::new();
+    for t in tests {
+        if let ValueTest::Regex(r) = t {
+            for set in &r.literals.all_of {
+                out.push(set.iter().map(|l| (Anchor::Anywhere, l.clone())).collect());
+            }
+        }
+        if let Some(n) = t.needles() {
+            out.push(n);
+        }
+    }
+    out.retain(|set| {
+        !set.is_empty()
+            && set
+                .iter()
+                .all(|(a, l)| *a == Anchor::Anywhere && l.len() >= 2)
+    });
+    for set in &mut out {
+        set.sort();
+        set.dedup();
+    }
+    out.sort();
+    out.dedup();
+    out
 }

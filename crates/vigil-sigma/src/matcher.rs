@@ -5,6 +5,7 @@
 //! which the evaluator computes once per field per event with [`lower_into`].
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -42,6 +43,21 @@ fn lower_bytes(b: &[u8]) -> Vec<u8> {
         Err(_) => b.to_ascii_lowercase(),
     }
 }
+
+/// Where a needle must occur in a field's (lowercased) text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Anchor {
+    Anywhere,
+    Start,
+    End,
+    Whole,
+    /// At the start of the field's first command-line argument (see
+    /// [`crate::argv::first_arg`]).
+    FirstArg,
+}
+
+/// A literal for the prefilter (lowercased), and where it must occur.
+pub type Needle = (Anchor, Vec<u8>);
 
 /// One string pattern.
 #[derive(Debug, Clone)]
@@ -121,6 +137,24 @@ impl StrPat {
         } else {
             lit.to_vec()
         })
+    }
+
+    /// The literal that a matching text (lowercased) starts with, ends with, or equals.
+    pub fn anchored(&self) -> Option<Needle> {
+        let (a, l) = match &self.kind {
+            PatKind::Exact(l) => (Anchor::Whole, l),
+            PatKind::Prefix(l) => (Anchor::Start, l),
+            PatKind::Suffix(l) => (Anchor::End, l),
+            _ => return None,
+        };
+        Some((
+            a,
+            if self.cased {
+                lower_bytes(l)
+            } else {
+                l.to_vec()
+            },
+        ))
     }
 
     /// Relative cost of a test (for evaluating cheap tests first).
@@ -296,12 +330,14 @@ pub fn regex_literals(pat: &str, i: bool, m: bool, s: bool) -> RegexLiterals {
         .properties()
         .look_set_prefix()
         .contains(regex_syntax::hir::Look::Start);
+    let min_len = hir.properties().minimum_len().unwrap_or(0);
     // Literals are compared lowercased: fold case classes ([Pp]) into their lowercase letter,
     // so a case-insensitive regex yields one literal per alternative, not 2^n.
-    let hir = fold_case(&hir);
+    let hir = crate::factors::fold_case(&hir);
     // More literals than this make the automaton big for little selectivity.
     const MAX_LITERALS: usize = 64;
-    const SHORTENED: usize = 4;
+    /// Lengths to shorten too many literals to, in turn.
+    const SHORTENED: [usize; 3] = [4, 3, 2];
     let mut best: Option<Vec<Vec<u8>>> = None;
     let mut anchored_prefixes = None;
     for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
@@ -317,12 +353,15 @@ pub fn regex_literals(pat: &str, i: bool, m: bool, s: bool) -> RegexLiterals {
         let mut v: Vec<Vec<u8>> = lits.iter().map(|l| lower_bytes(l.as_bytes())).collect();
         v.sort();
         v.dedup();
-        if v.len() > MAX_LITERALS {
-            // Every match still contains the first (last) bytes of one of its literals.
+        // Every match still contains the first (last) bytes of one of its literals.
+        for n in SHORTENED {
+            if v.len() <= MAX_LITERALS {
+                break;
+            }
             v = v
                 .into_iter()
                 .map(|l| {
-                    let k = l.len().min(SHORTENED);
+                    let k = l.len().min(n);
                     if prefix {
                         l[..k].to_vec()
                     } else {
@@ -332,9 +371,9 @@ pub fn regex_literals(pat: &str, i: bool, m: bool, s: bool) -> RegexLiterals {
                 .collect();
             v.sort();
             v.dedup();
-            if v.len() > MAX_LITERALS {
-                continue;
-            }
+        }
+        if v.len() > MAX_LITERALS {
+            continue;
         }
         if prefix && anchored {
             anchored_prefixes = Some(v.clone());
@@ -351,6 +390,17 @@ pub fn regex_literals(pat: &str, i: bool, m: bool, s: bool) -> RegexLiterals {
             best = Some(v);
         }
     }
+    // Sets of which a match contains one literal each (for item gates): long enough to scan.
+    let all_of = crate::factors::required_sets(&hir)
+        .into_iter()
+        .map(|set| {
+            let mut set: Vec<Vec<u8>> = set.iter().map(|l| lower_bytes(l)).collect();
+            set.sort();
+            set.dedup();
+            set
+        })
+        .filter(|set| set.iter().all(|l| l.len() >= 2))
+        .collect();
     // Literals inside the pattern, when they beat its prefixes and suffixes.
     if let Some(mut f) = crate::factors::required(&hir) {
         f = f.iter().map(|l| lower_bytes(l)).collect();
@@ -367,67 +417,8 @@ pub fn regex_literals(pat: &str, i: bool, m: bool, s: bool) -> RegexLiterals {
     RegexLiterals {
         contains: best,
         starts_with: anchored_prefixes,
-    }
-}
-
-/// Replace each class whose members all lowercase to one character by that character.
-fn fold_case(h: &regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
-    use regex_syntax::hir::{Class, Hir, HirKind, Repetition};
-    match h.kind() {
-        HirKind::Class(Class::Unicode(c)) => {
-            let mut lower: Option<char> = None;
-            let mut n = 0u32;
-            for r in c.iter() {
-                for ch in r.start()..=r.end() {
-                    n += 1;
-                    let mut l = ch.to_lowercase();
-                    let (Some(one), None) = (l.next(), l.next()) else {
-                        return h.clone();
-                    };
-                    if n > 8 || lower.is_some_and(|x| x != one) {
-                        return h.clone();
-                    }
-                    lower = Some(one);
-                }
-            }
-            match lower {
-                Some(ch) => Hir::literal(ch.to_string().into_bytes()),
-                None => h.clone(),
-            }
-        }
-        HirKind::Class(Class::Bytes(c)) => {
-            let mut lower: Option<u8> = None;
-            for r in c.iter() {
-                if u32::from(r.end()) - u32::from(r.start()) > 8 {
-                    return h.clone();
-                }
-                for b in r.start()..=r.end() {
-                    let l = b.to_ascii_lowercase();
-                    if lower.is_some_and(|x| x != l) {
-                        return h.clone();
-                    }
-                    lower = Some(l);
-                }
-            }
-            match lower {
-                Some(b) => Hir::literal(vec![b]),
-                None => h.clone(),
-            }
-        }
-        HirKind::Concat(v) => Hir::concat(v.iter().map(fold_case).collect()),
-        HirKind::Alternation(v) => Hir::alternation(v.iter().map(fold_case).collect()),
-        HirKind::Repetition(r) => Hir::repetition(Repetition {
-            min: r.min,
-            max: r.max,
-            greedy: r.greedy,
-            sub: Box::new(fold_case(&r.sub)),
-        }),
-        HirKind::Capture(c) => Hir::capture(regex_syntax::hir::Capture {
-            index: c.index,
-            name: c.name.clone(),
-            sub: Box::new(fold_case(&c.sub)),
-        }),
-        _ => h.clone(),
+        min_len,
+        all_of,
     }
 }
 
@@ -438,6 +429,10 @@ pub struct RegexLiterals {
     pub contains: Option<Vec<Vec<u8>>>,
     /// The regex is anchored at the start of the text, which starts with one of these.
     pub starts_with: Option<Vec<Vec<u8>>>,
+    /// A match has at least this many bytes.
+    pub min_len: usize,
+    /// A match contains one literal of each of these sets.
+    pub all_of: Vec<Vec<Vec<u8>>>,
 }
 
 /// A compiled regex with what its literals say.
@@ -456,6 +451,29 @@ pub enum NumOp {
     Gte,
 }
 
+/// FNV-1a for the short values of [`ValueTest::ExactSet`] (fixed by the rules, not by the
+/// events: no need for a keyed hash).
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// One compiled test of a field value.
 #[derive(Debug, Clone)]
 pub enum ValueTest {
@@ -467,7 +485,7 @@ pub enum ValueTest {
     },
     /// Any of many exact values.
     ExactSet {
-        set: HashSet<Box<[u8]>>,
+        set: HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>,
         cased: bool,
     },
     /// A regex (run on the raw text).
@@ -525,6 +543,10 @@ impl ValueTest {
             ValueTest::AnyContains { ac, cased } => ac.is_match(text(*cased)),
             ValueTest::ExactSet { set, cased } => set.contains(text(*cased).as_bytes()),
             ValueTest::Regex(r) => {
+                // A text shorter than any match is rejected without running the regex.
+                if v.raw.len() < r.literals.min_len {
+                    return false;
+                }
                 // A start-anchored regex is rejected by its first bytes without running it.
                 if let Some(p) = &r.literals.starts_with {
                     let l = v.lower.as_bytes();
@@ -568,10 +590,25 @@ impl ValueTest {
 
     /// Needles (lowercased) of which a matching value contains at least one; `None` when the
     /// test has no required literal.
-    pub fn needles(&self) -> Option<Vec<Vec<u8>>> {
+    pub fn needles(&self) -> Option<Vec<Needle>> {
+        let any = |v: Vec<Vec<u8>>| v.into_iter().map(|l| (Anchor::Anywhere, l)).collect();
         match self {
-            ValueTest::Str(p) => p.needle().map(|n| vec![n]),
-            ValueTest::Regex(r) => r.literals.contains.clone(),
+            ValueTest::Str(p) => p.needle().map(|n| vec![(Anchor::Anywhere, n)]),
+            ValueTest::Regex(r) => r.literals.contains.clone().map(any),
+            _ => None,
+        }
+    }
+
+    /// Needles anchored at the start or end of the text (or the whole text), of which a
+    /// matching value holds one; for literals too short to scan for.
+    pub fn anchored_needles(&self) -> Option<Vec<Needle>> {
+        match self {
+            ValueTest::Str(p) => p.anchored().map(|n| vec![n]),
+            ValueTest::Regex(r) => r
+                .literals
+                .starts_with
+                .clone()
+                .map(|v| v.into_iter().map(|l| (Anchor::Start, l)).collect()),
             _ => None,
         }
     }
@@ -656,6 +693,23 @@ mod tests {
         let r = regex_literals(r"^\[[^\]]+\]$", false, false, false);
         assert_eq!(r.starts_with, Some(vec![b"[".to_vec()]));
         assert_eq!(regex_literals("a^", false, false, false).starts_with, None);
+        // Minimum lengths in bytes (the regex runs on the raw text).
+        assert_eq!(
+            regex_literals("[^/]{100,}$", false, false, false).min_len,
+            100
+        );
+        assert_eq!(regex_literals("(?i)é|ab", false, false, false).min_len, 2);
+        assert_eq!(regex_literals("a*", false, false, false).min_len, 0);
+        // Every part of a concatenation gives a set.
+        let r = regex_literals(r"\bfind\s.*-EXEC\s+(ba|z)?sh", true, false, false);
+        assert!(r.all_of.contains(&vec![b"find".to_vec()]), "{:?}", r.all_of);
+        assert!(
+            r.all_of.contains(&vec![b"-exec".to_vec()]),
+            "{:?}",
+            r.all_of
+        );
+        let r = regex_literals(r"(a|bc)x|y", false, false, false);
+        assert_eq!(r.all_of, Vec::<Vec<Vec<u8>>>::new());
     }
 
     #[test]

@@ -173,3 +173,48 @@ fn auditd_facts_vigil_lacks_are_unsupported_with_reasons() {
     assert_eq!(st, Status::Unsupported);
     assert!(why.contains("field `key`"), "{why}");
 }
+
+/// Values of the first argument (`a0`) are looked for at the start of the command line's first
+/// argument (quoted or not, after leading whitespace), even one character long: the rule is
+/// behind the prefilter, and gives the naive evaluation's answers (which `hit` compares).
+#[test]
+fn first_argument_values_are_anchored_at_its_start() {
+    let s = ok(&[(
+        "r.yml",
+        &rule(
+            "service: auditd",
+            "  sel:\n    type: EXECVE\n    a0:\n      - w\n      - id\n      - 'x y'\n  sel_re:\n    type: EXECVE\n    a0|re: '^[Ll]ast$'\n  sel_start:\n    type: EXECVE\n    a0|startswith: 'q'\n  condition: 1 of sel*",
+        ),
+    )]);
+    assert!(s.unguarded().is_empty());
+    let cases = [
+        ("w", true),
+        ("W -h", true),
+        ("  w", true),
+        ("\tw\t-h", true),
+        ("\"w\"", true),
+        ("\"w\" x", true),
+        ("\"w x\"", false),
+        ("\"x y\" z", true),
+        ("x y", false),
+        ("who", false),
+        ("watch w", false),
+        ("/usr/bin/w", false),
+        ("id -u", true),
+        ("idx", false),
+        ("\"\\\"w\"", false),
+        ("\"\\\\w\"", false),
+        ("last", true),
+        ("Last -n 5", true),
+        ("LAST", false),
+        ("lastb", false),
+        ("qux", true),
+        ("\"QUX\"", true),
+        (" \"", false),
+        ("", false),
+        ("   ", false),
+    ];
+    for (cmd, want) in cases {
+        assert_eq!(hit(&s, &exec("/usr/bin/x", cmd)), want, "{cmd:?}");
+    }
+}

@@ -295,3 +295,153 @@ fn keywords_search_the_mapped_columns() {
     assert!(hit(&s, &exec("/bin/grep", "grep -r password /etc")));
     assert!(!hit(&s, &exec("/bin/grep", "grep -r user /etc")));
 }
+
+/// Literals too short for the prefilter's automaton (one character) are checked at the ends
+/// of the field: same answers as the naive evaluation (which `raised` compares) on case,
+/// Unicode, empty, null and absent values, regexes anchored at the start, and `cased`.
+#[test]
+fn short_anchored_literals_agree_with_the_naive_evaluation() {
+    let s = proc_set(
+        r#"  sel_end:
+    Image|endswith: ' '
+  sel_re:
+    CommandLine|re: '^\[[^\]]+\]\s*$'
+  sel_exact:
+    Image: 'x'
+  sel_start:
+    CommandLine|startswith|cased: 'Z'
+  sel_uni:
+    Image|endswith: 'é'
+  condition: 1 of sel_*"#,
+    );
+    let null = OwnedEvent::new("DeviceProcessEvents", 0)
+        .with("ActionType", "ProcessCreated")
+        .with("FolderPath", vigil_sigma::Value::Null)
+        .with("ProcessCommandLine", vigil_sigma::Value::Null);
+    let absent = OwnedEvent::new("DeviceProcessEvents", 0).with("ActionType", "ProcessCreated");
+    let cases: Vec<(OwnedEvent, bool)> = vec![
+        (exec("/usr/bin/bash ", "bash"), true),
+        (exec("/usr/bin/bash", "bash "), false),
+        (exec(" /usr/bin/bash", "bash"), false),
+        (exec("/usr/bin/bash", "[kworker/0:1]  "), true),
+        (exec("/usr/bin/bash", " [kworker/0:1]"), false),
+        (exec("/usr/bin/bash", "[kworker/0:1] x"), false),
+        (exec("X", ""), true),
+        (exec("x", "y"), true),
+        (exec("xx", "y"), false),
+        (exec("", ""), false),
+        (exec("/bin/sh", "Zap"), true),
+        (exec("/bin/sh", "zap"), false),
+        (exec("/bin/caf\u{c9}", "a"), true),
+        (exec("/bin/cafe", "a"), false),
+        (exec("/bin/\u{130}", "a"), false),
+        (null, false),
+        (absent, false),
+    ];
+    for (e, want) in cases {
+        let got = !raised(&s, std::slice::from_ref(&e))[0].is_empty();
+        assert_eq!(got, want, "{e:?}");
+    }
+    // The rule is behind the prefilter: no literal, no evaluation.
+    assert!(s.unguarded().is_empty());
+}
+
+/// The evaluator's field cache borrows the event's text and copies only what it must (numbers
+/// formatted, text with uppercase or non-ASCII characters lowercased): one evaluator over a
+/// sequence of events must give each event its own answer, whichever event came before.
+#[test]
+fn field_cache_is_per_event() {
+    let s = proc_set(
+        r#"  sel_img:
+    Image|endswith: '/BASH'
+  sel_cmd:
+    CommandLine|contains: 'Sécret'
+  sel_pid:
+    ProcessId|startswith: '42'
+  sel_cwd:
+    CurrentDirectory: '/TMP/X'
+  condition: 1 of sel_*"#,
+    );
+    let with = |e: OwnedEvent, pid: i64, cwd: &str| {
+        let mut e = e.with("ProcessId", pid);
+        e.set_additional("cwd", cwd);
+        e
+    };
+    let cases: Vec<(OwnedEvent, bool)> = vec![
+        (exec("/usr/bin/BASH", "a"), true),
+        (exec("/usr/bin/bash", "a"), true),
+        (exec("/usr/bin/dash", "a"), false),
+        (exec("/usr/bin/dash", "x SÉCRET y"), true),
+        (exec("/usr/bin/dash", "x secret y"), false),
+        (exec("/usr/bin/dash", "x sécret y"), true),
+        (with(exec("/bin/sh", "a"), 4200, "/"), true),
+        (with(exec("/bin/sh", "a"), 1042, "/"), false),
+        (with(exec("/bin/sh", "a"), 1, "/tmp/x"), true),
+        (with(exec("/bin/sh", "a"), 1, "/Tmp/X"), true),
+        (with(exec("/bin/sh", "a"), 1, "/tmp/xy"), false),
+        (exec("/bin/sh", "a"), false),
+        (with(exec("/USR/BIN/BASH", "SÉCRET"), 42, "/TMP/X"), true),
+        (exec("/bin/sh", "b"), false),
+    ];
+    let events: Vec<OwnedEvent> = cases.iter().map(|c| c.0.clone()).collect();
+    // One evaluator for all (and the naive evaluation compared on each).
+    let got = raised(&s, &events);
+    for ((e, want), got) in cases.iter().zip(got) {
+        assert_eq!(!got.is_empty(), *want, "{e:?}");
+    }
+}
+
+/// A regex is not run on a text shorter than its shortest match (in bytes), with the same
+/// answers as running it.
+#[test]
+fn regexes_skip_texts_shorter_than_a_match() {
+    let s = proc_set("  sel:\n    CommandLine|re: '^[^/]{10,}$'\n  condition: sel");
+    for (cmd, want) in [
+        ("aaaaaaaaaa", true),
+        ("aaaaaaaaa", false),
+        ("ééééé", false),
+        ("éééééééééé", true),
+        ("aaaaa/aaaaa", false),
+        ("", false),
+    ] {
+        assert_eq!(hit(&s, &exec("/bin/x", cmd)), want, "{cmd:?}");
+    }
+}
+
+/// An item is skipped unless the event holds a literal of each set its value requires (every
+/// part of a regex, every value of `|all`); answers are those of the naive evaluation, which
+/// has no such gates.
+#[test]
+fn items_are_gated_on_every_required_literal_set() {
+    let s = proc_set(
+        r#"  sel_find:
+    CommandLine|re: '\bfind\s.*-exec\s+(ba|z)?sh'
+  sel_all:
+    CommandLine|contains|all:
+      - 'abc'
+      - 'def'
+  sel_img:
+    Image|endswith: '/x'
+    CommandLine|re: '(?i)curl.*\|\s*sh'
+  condition: 1 of sel_*"#,
+    );
+    let cases = [
+        ("/bin/find", "find . -exec sh {} ;", true),
+        ("/bin/find", "find . -exec zsh", true),
+        ("/bin/find", "find . -name sh", false),
+        ("/bin/find", "ls -exec sh", false),
+        ("/bin/find", "FIND . -EXEC sh", false),
+        ("/bin/a", "abc def", true),
+        ("/bin/a", "abcdef", true),
+        ("/bin/a", "ABC x DEF", true),
+        ("/bin/a", "abc", false),
+        ("/bin/a", "def", false),
+        ("/usr/x", "CURL http://a | SH", true),
+        ("/usr/x", "curl http://a", false),
+        ("/usr/x", "wget | sh", false),
+        ("/usr/y", "curl http://a | sh", false),
+    ];
+    for (img, cmd, want) in cases {
+        assert_eq!(hit(&s, &exec(img, cmd)), want, "{img} {cmd:?}");
+    }
+}
