@@ -67,4 +67,36 @@ impl Api {
             .send_json(body);
         self.finish(&format!("POST {path}"), resp)
     }
+
+    pub fn patch(&self, path: &str, body: &Value) -> Result<Value> {
+        let resp = self
+            .agent
+            .patch(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .send_json(body);
+        self.finish(&format!("PATCH {path}"), resp)
+    }
+
+    pub fn delete(&self, path: &str) -> Result<Value> {
+        let resp = self
+            .agent
+            .delete(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call();
+        self.finish(&format!("DELETE {path}"), resp)
+    }
+}
+
+/// `s` for a URL path segment or query value: everything but unreserved characters
+/// percent-encoded.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

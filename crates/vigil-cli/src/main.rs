@@ -1,7 +1,9 @@
 //! `vigil`: the operator CLI over the server's HTTP API, and `vigil up` (server + local agent
 //! in one command). Verbs follow `../shared/cli-contract.md`; every listing takes `--json`.
 
+mod alerts;
 mod client;
+mod rules;
 mod table;
 mod up;
 
@@ -50,32 +52,18 @@ enum Cmd {
     Rules(RulesCmd),
     /// Alerts raised by detection rules.
     #[command(subcommand)]
-    Alerts(AlertsCmd),
+    Alerts(alerts::AlertsCmd),
+    /// Incidents: alerts that share a device, user, file hash, remote IP or process tree.
+    #[command(subcommand)]
+    Incidents(alerts::IncidentsCmd),
+    /// Suppression rules: hits of a rule that are expected, hidden or auto-resolved.
+    #[command(subcommand)]
+    Suppressions(rules::SuppressionsCmd),
     /// Start a server on the embedded store and an agent on this host enrolled with it.
     Up(up::UpArgs),
     /// KQL hunting (not supported yet).
     #[command(external_subcommand)]
     Other(Vec<String>),
-}
-
-#[derive(Subcommand)]
-enum AlertsCmd {
-    /// Alerts, most recent activity first.
-    List {
-        /// Only alerts with activity in this last period (e.g. 30m, 24h, 7d).
-        #[arg(long)]
-        since: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// One alert with its evidence (JSON).
-    Show {
-        id: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Change an alert's status, classification or assignee (not supported yet).
-    Update { id: String },
 }
 
 #[derive(Subcommand)]
@@ -87,11 +75,14 @@ enum RulesCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Rules on the server (not supported yet).
-    List,
-    /// Enable a rule on the server (not supported yet).
+    /// The rules the server loaded, with severity, ATT&CK techniques and whether enabled.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enable a rule on the server (persists across restarts).
     Enable { id: String },
-    /// Disable a rule on the server (not supported yet).
+    /// Disable a rule on the server: it raises nothing until enabled again.
     Disable { id: String },
 }
 
@@ -146,7 +137,7 @@ enum EventsCmd {
 }
 
 /// `30m`, `24h`, `7d`, `90s` or plain seconds.
-fn parse_duration(s: &str) -> Result<Duration> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num
@@ -180,7 +171,7 @@ fn api(conn: &Conn) -> Result<Api> {
     Api::new(&server, &token)
 }
 
-fn print_json(v: &Value) -> Result<()> {
+pub(crate) fn print_json(v: &Value) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
@@ -304,57 +295,16 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Rules(RulesCmd::Check { dir, json }) => rules_check(&dir, json),
-        Cmd::Alerts(a) => {
-            let api = api(&cli.conn)?;
-            match a {
-                AlertsCmd::List { since, json } => {
-                    let since_ms = match since.as_deref().map(parse_duration).transpose()? {
-                        Some(d) => {
-                            let now = std::time::SystemTime::now()
-                                .duration_since(std::time::UNIX_EPOCH)
-                                .unwrap_or_default();
-                            now.saturating_sub(d).as_millis() as i64
-                        }
-                        None => 0,
-                    };
-                    let v = api.get(&format!("/api/v1/alerts?since_ms={since_ms}"))?;
-                    if json {
-                        return print_json(&v);
-                    }
-                    let rows = v.as_array().cloned().unwrap_or_default();
-                    table::print(
-                        &[
-                            "AlertId",
-                            "Severity",
-                            "Title",
-                            "Category",
-                            "AttackTechniques",
-                            "DeviceId",
-                            "LastActivity",
-                            "Hits",
-                            "Status",
-                        ],
-                        &rows,
-                    );
-                    Ok(())
-                }
-                // An alert nests its evidence: shown as JSON with or without `--json`.
-                AlertsCmd::Show { id, json: _ } => {
-                    print_json(&api.get(&format!("/api/v1/alerts/{id}"))?)
-                }
-                AlertsCmd::Update { .. } => bail!(
-                    "`vigil alerts update` is not supported yet (see the README's list of what is built)"
-                ),
-            }
-        }
-        Cmd::Rules(_) => bail!(
-            "`vigil rules list|enable|disable` is not supported yet: the server does not evaluate \
-             rules yet (see the README's list of what is built)"
-        ),
+        Cmd::Alerts(a) => alerts::alerts(&api(&cli.conn)?, a),
+        Cmd::Incidents(i) => alerts::incidents(&api(&cli.conn)?, i),
+        Cmd::Suppressions(s) => rules::suppressions(&api(&cli.conn)?, s),
+        Cmd::Rules(RulesCmd::List { json }) => rules::list(&api(&cli.conn)?, json),
+        Cmd::Rules(RulesCmd::Enable { id }) => rules::switch(&api(&cli.conn)?, &id, true),
+        Cmd::Rules(RulesCmd::Disable { id }) => rules::switch(&api(&cli.conn)?, &id, false),
         Cmd::Other(args) => {
             let verb = args.first().map(String::as_str).unwrap_or("");
             match verb {
-                "hunt" | "incidents" | "indicators" | "action" | "live" => {
+                "hunt" | "indicators" | "action" | "live" => {
                     bail!("`vigil {verb}` is not supported yet (see the README's list of what is built)")
                 }
                 _ => bail!("unknown command {verb:?}; see `vigil --help`"),

@@ -1,6 +1,10 @@
 //! The HTTP API (axum): what the `vigil` CLI and, later, the console call. Every route under
 //! `/api/v1` needs `Authorization: Bearer <API token>`; errors are JSON `{"error": "..."}`
-//! with a status that fits (400 bad input, 401 no or bad token, 404 unknown id).
+//! with a status that fits (400 bad input, 401 no or bad token, 404 unknown id). The token's
+//! name is the actor recorded in comments and the audit log.
+//!
+//! Alerts and incidents (triage) are in `api/alerts.rs`; rules and suppressions in
+//! `api/rules.rs`; `api/body.rs` reads JSON bodies field by field so that errors name the field.
 //!
 //! **Invariant:** only this module and `grpc.rs` turn internal types into wire shapes.
 
@@ -14,12 +18,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vigil_state::{Alert, Device, EnrollmentToken};
+use vigil_state::{Device, EnrollmentToken};
 
 use crate::{now_ms, Ctx};
 
+mod alerts;
+mod body;
+mod rules;
+
 /// An API error: a status and a message naming the problem.
-pub struct ApiError(StatusCode, String);
+#[derive(Debug)]
+pub struct ApiError(pub StatusCode, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -27,22 +36,23 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn bad(msg: impl Into<String>) -> ApiError {
+pub(crate) fn bad(msg: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, msg.into())
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-type ApiResult = Result<Json<Value>, ApiError>;
+pub(crate) type ApiResult = Result<Json<Value>, ApiError>;
 
 /// Bodies that do not parse are refused with serde's message (naming the field).
 fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid request body: {e}")))
 }
 
-async fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Check the bearer token; returns its name (the actor).
+pub(crate) async fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Result<String, ApiError> {
     let unauthorized = |m: &str| ApiError(StatusCode::UNAUTHORIZED, m.to_string());
     let value = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -58,7 +68,7 @@ async fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Result<(), ApiError> {
         .await
         .map_err(internal)?
     {
-        Some(_) => Ok(()),
+        Some(t) => Ok(t.name),
         None => Err(unauthorized("the API token is not valid")),
     }
 }
@@ -76,8 +86,8 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .route("/api/v1/devices/{id}", get(show_device))
         .route("/api/v1/devices/{id}/revoke", post(revoke_device))
         .route("/api/v1/events/sql", post(events_sql))
-        .route("/api/v1/alerts", get(list_alerts))
-        .route("/api/v1/alerts/{id}", get(show_alert))
+        .merge(alerts::routes())
+        .merge(rules::routes())
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .with_state(ctx)
 }
@@ -86,7 +96,7 @@ async fn metrics(State(ctx): State<Arc<Ctx>>) -> String {
     ctx.metrics.render(&ctx.store.metrics())
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     vigil_schema::Timestamp(ms.saturating_mul(1_000_000)).to_string()
 }
 
@@ -155,9 +165,11 @@ async fn revoke_token(
     Ok(Json(json!({ "id": id, "revoked": true })))
 }
 
-fn not_found_or_internal(e: vigil_state::StateError) -> ApiError {
+/// A state error as an answer: unknown id 404, refused input 400, the rest 500.
+pub(crate) fn not_found_or_internal(e: vigil_state::StateError) -> ApiError {
     match e {
         vigil_state::StateError::NotFound { .. } => ApiError(StatusCode::NOT_FOUND, e.to_string()),
+        vigil_state::StateError::Invalid { .. } => bad(e.to_string()),
         e => internal(e),
     }
 }
@@ -228,64 +240,6 @@ async fn revoke_device(
         .map_err(not_found_or_internal)?;
     tracing::info!(device = %id, "device revoked");
     Ok(Json(json!({ "DeviceId": id, "revoked": true })))
-}
-
-/// An alert in MDE's AlertInfo/AlertEvidence vocabulary.
-fn alert_json(a: &Alert) -> Value {
-    json!({
-        "AlertId": a.id,
-        "Title": a.title,
-        "Severity": a.severity,
-        "Category": a.category,
-        "AttackTechniques": a.techniques,
-        "DetectionSource": a.detection_source,
-        "RuleId": a.rule_id,
-        "DeviceId": a.device_id,
-        "FirstActivity": rfc3339(a.first_activity_ms),
-        "LastActivity": rfc3339(a.last_activity_ms),
-        "Hits": a.hits,
-        "Status": a.status,
-        "Classification": a.classification,
-        "Determination": a.determination,
-        "AssignedTo": a.assignee,
-        "Created": rfc3339(a.created_ms),
-        "Evidence": serde_json::from_str::<Value>(&a.evidence_json).unwrap_or(Value::Null),
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AlertsQuery {
-    /// Alerts with activity at or after this time, unix milliseconds.
-    since_ms: Option<i64>,
-}
-
-async fn list_alerts(
-    State(ctx): State<Arc<Ctx>>,
-    headers: HeaderMap,
-    q: Result<axum::extract::Query<AlertsQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult {
-    authenticate(&ctx, &headers).await?;
-    let axum::extract::Query(q) = q.map_err(|e| bad(format!("invalid query: {e}")))?;
-    let alerts = ctx
-        .state
-        .list_alerts(q.since_ms.unwrap_or(0))
-        .await
-        .map_err(internal)?;
-    Ok(Json(json!(alerts
-        .iter()
-        .map(alert_json)
-        .collect::<Vec<_>>())))
-}
-
-async fn show_alert(
-    State(ctx): State<Arc<Ctx>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult {
-    authenticate(&ctx, &headers).await?;
-    let a = ctx.state.alert(&id).await.map_err(not_found_or_internal)?;
-    Ok(Json(alert_json(&a)))
 }
 
 #[derive(Deserialize)]

@@ -23,7 +23,9 @@ use vigil_sigma::{
     Detection, Evaluator, Event, FieldRef, LoadReport, Loader, Mapping, RuleInfo, RuleSet,
 };
 use vigil_state::{NewHit, StateStore};
+use vigil_store::Store;
 
+use crate::alert_tables::AlertTables;
 use crate::metrics::Metrics;
 use crate::now_ms;
 
@@ -74,18 +76,21 @@ pub struct Detector {
 }
 
 impl Detector {
-    /// Start the worker thread; it stops when the `Detector` is dropped.
+    /// Start the worker thread (it stops when the `Detector` is dropped); new alerts'
+    /// `AlertInfo`/`AlertEvidence` rows go to `store`.
     pub fn start(
         rules: RuleSet,
         state: StateStore,
+        store: Store,
         runtime: tokio::runtime::Handle,
         metrics: Arc<Metrics>,
     ) -> Detector {
         let (tx, rx) = sync_channel(QUEUE);
         let m = Arc::clone(&metrics);
+        let tables = AlertTables::new(store);
         std::thread::Builder::new()
             .name("vigil-detect".into())
-            .spawn(move || worker(rules, state, runtime, m, rx))
+            .spawn(move || worker(rules, state, tables, runtime, m, rx))
             .expect("spawn the detection thread");
         Detector { tx, metrics }
     }
@@ -113,6 +118,7 @@ impl Detector {
 fn worker(
     rules: RuleSet,
     state: StateStore,
+    mut tables: AlertTables,
     runtime: tokio::runtime::Handle,
     metrics: Arc<Metrics>,
     rx: Receiver<Job>,
@@ -120,6 +126,8 @@ fn worker(
     let mut eval = Evaluator::new(&rules);
     let mut found: Vec<Detection> = Vec::new();
     while let Ok(job) = rx.recv() {
+        // Rules an analyst disabled raise nothing (the set is updated by the API).
+        let disabled = state.disabled_rules();
         // Hits of one group within a batch are folded into one, and the batch's alerts are
         // written in one transaction.
         let mut hits: Vec<NewHit> = Vec::new();
@@ -134,6 +142,9 @@ fn worker(
                     let Some(rule) = rules.rule(d.rule) else {
                         continue;
                     };
+                    if disabled.contains(&rule.id) {
+                        continue;
+                    }
                     let hit = hit_of(rule, d, &job.device_id, &ev);
                     match by_group.get(&hit.group_key) {
                         Some(&i) => {
@@ -155,10 +166,23 @@ fn worker(
         }
         match runtime.block_on(state.record_hits(&hits, GROUP_WINDOW_MS, now_ms())) {
             Ok(recorded) => {
-                for ((id, created), hit) in recorded.iter().zip(&hits) {
-                    if *created {
-                        metrics.alerts_created.fetch_add(1, Ordering::Relaxed);
-                        tracing::info!(alert = %id, rule = %hit.title, device = %hit.device_id, "alert");
+                let created: Vec<(&str, &NewHit)> = recorded
+                    .iter()
+                    .zip(&hits)
+                    .filter(|(r, _)| r.created)
+                    .filter_map(|(r, h)| Some((r.alert_id.as_deref()?, h)))
+                    .collect();
+                tables.record(&created);
+                for (r, hit) in recorded.iter().zip(&hits) {
+                    match (&r.alert_id, &r.suppressed_by) {
+                        (Some(id), None) if r.created => {
+                            metrics.alerts_created.fetch_add(1, Ordering::Relaxed);
+                            tracing::info!(alert = %id, incident = ?r.incident_id, rule = %hit.title, device = %hit.device_id, "alert");
+                        }
+                        (_, Some(s)) if r.created || r.alert_id.is_none() => {
+                            tracing::debug!(suppression = %s, rule = %hit.title, device = %hit.device_id, "hit suppressed");
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -168,7 +192,7 @@ fn worker(
 }
 
 /// MDE's severities from Sigma's levels.
-fn severity(level: Option<&str>) -> &'static str {
+pub(crate) fn severity(level: Option<&str>) -> &'static str {
     match level.unwrap_or("") {
         "critical" | "high" => "High",
         "medium" => "Medium",
@@ -179,7 +203,7 @@ fn severity(level: Option<&str>) -> &'static str {
 
 /// ATT&CK technique ids (`T1059.004`) and the first tactic (MDE's category, `CommandAndControl`)
 /// from Sigma tags.
-fn attack(tags: &[String]) -> (Vec<String>, String) {
+pub(crate) fn attack(tags: &[String]) -> (Vec<String>, String) {
     let mut techniques = Vec::new();
     let mut category = None;
     for t in tags {
@@ -305,11 +329,19 @@ impl<'a> ArrowEvent<'a> {
         ];
         if self.table == Table::DeviceProcessEvents {
             out.push(json!({ "entity": "Process", "role": "Related", "FileName": t(Col::FileName), "FolderPath": t(Col::FolderPath), "ProcessCommandLine": t(Col::ProcessCommandLine), "ProcessId": n(Col::ProcessId), "SHA256": t(Col::SHA256) }));
-        } else if self.table == Table::DeviceFileEvents {
-            out.push(json!({ "entity": "File", "role": "Related", "FileName": t(Col::FileName), "FolderPath": t(Col::FolderPath), "SHA256": t(Col::SHA256) }));
+        } else if t(Col::FolderPath).is_some() {
+            // The file a file, image-load or device event (e.g. SensitiveFileRead) is about.
+            out.push(json!({ "entity": "File", "role": "Impacted", "FileName": t(Col::FileName), "FolderPath": t(Col::FolderPath), "SHA256": t(Col::SHA256) }));
         }
         if t(Col::InitiatingProcessFolderPath).is_some() {
-            out.push(json!({ "entity": "Process", "role": "Parent", "FileName": t(Col::InitiatingProcessFileName), "FolderPath": t(Col::InitiatingProcessFolderPath), "ProcessCommandLine": t(Col::InitiatingProcessCommandLine), "ProcessId": n(Col::InitiatingProcessId) }));
+            // For a process event the initiating process is the parent; otherwise it is the
+            // process that acted.
+            let role = if self.table == Table::DeviceProcessEvents {
+                "Parent"
+            } else {
+                "Actor"
+            };
+            out.push(json!({ "entity": "Process", "role": role, "FileName": t(Col::InitiatingProcessFileName), "FolderPath": t(Col::InitiatingProcessFolderPath), "ProcessCommandLine": t(Col::InitiatingProcessCommandLine), "ProcessId": n(Col::InitiatingProcessId) }));
         }
         if let Some(ip) = t(Col::RemoteIP) {
             out.push(json!({ "entity": "Ip", "role": "Related", "Address": ip, "Port": n(Col::RemotePort) }));

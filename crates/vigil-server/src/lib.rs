@@ -8,6 +8,7 @@
 //! **Invariant:** an event batch is acknowledged only after `Store::append` returned, i.e.
 //! once it is durable on disk.
 
+pub mod alert_tables;
 pub mod api;
 pub mod bootstrap;
 pub mod config;
@@ -48,6 +49,8 @@ pub struct Ctx {
     pub metrics: Arc<metrics::Metrics>,
     /// `None` when `detection.enabled` is false.
     pub detector: Option<detect::Detector>,
+    /// The rules detection loaded (empty when detection is disabled), for `GET /api/v1/rules`.
+    pub rules: Vec<vigil_sigma::RuleInfo>,
 }
 
 /// A started server.
@@ -100,11 +103,14 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
     let tls = vigil_pki::server_tls_config(boot.ca.cert_pem(), &boot.server_cert)
         .context("cannot build the TLS configuration")?;
     let metrics = Arc::new(metrics::Metrics::default());
+    let mut catalogue = Vec::new();
     let detector = if cfg.detection.enabled {
         let (rules, _) = detect::load_rules(&cfg.detection.rules_dirs)?;
+        catalogue = rules.rules().to_vec();
         Some(detect::Detector::start(
             rules,
             state.clone(),
+            store.clone(),
             tokio::runtime::Handle::current(),
             Arc::clone(&metrics),
         ))
@@ -119,6 +125,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         ca: boot.ca,
         metrics: Arc::clone(&metrics),
         detector,
+        rules: catalogue,
     });
 
     let grpc_listener = tokio::net::TcpListener::bind(cfg.server.grpc_addr)

@@ -3,14 +3,17 @@
 //! A rule firing on a device is a *hit*. Hits of the same group (rule + device + key entity,
 //! the caller's `group_key`) within `window_ms` of the alert's last activity, while the alert
 //! is not resolved, update that alert (last activity, hit count, evidence kept from the first
-//! hit); otherwise a new alert starts. Lifecycle fields (status, classification, assignee) are
-//! set by analysts later.
+//! hit); otherwise a new alert starts, and joins an incident (`incidents.rs`). Suppressions
+//! (`suppressions.rs`) apply first, in the same transaction. Lifecycle fields (status,
+//! classification, determination, assignee, comments; `lifecycle.rs`) are set by analysts.
 
+use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
+use crate::lifecycle::{self, AuditEntry, Comment, LifecycleUpdate, Subject};
 use crate::secret::new_id;
-use crate::{StateError, StateStore};
+use crate::{incidents, suppressions, StateError, StateStore};
 
 /// One rule firing on one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,38 +66,70 @@ pub struct Alert {
     pub assignee: Option<String>,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// The incident it belongs to (none for alerts a suppression resolved).
+    pub incident_id: Option<String>,
+    /// The suppression that resolved it when it was recorded.
+    pub suppressed_by: Option<String>,
+}
+
+/// What [`StateStore::record_hits`] did with one hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The alert the hit started or extended; `None` when a `hide` suppression applied.
+    pub alert_id: Option<String>,
+    /// Whether the alert is new.
+    pub created: bool,
+    /// The suppression that applied, if any.
+    pub suppressed_by: Option<String>,
+    /// The incident of the alert, if any.
+    pub incident_id: Option<String>,
+}
+
+/// MDE's alert severities, lowest first.
+pub const SEVERITIES: &[&str] = &["Informational", "Low", "Medium", "High"];
+
+/// Which alerts to list; every field narrows the list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    /// Activity at or after this time, unix milliseconds.
+    pub since_ms: i64,
+    /// `New`, `InProgress`, `Resolved` (any spelling the lifecycle accepts).
+    pub status: Option<String>,
+    /// `Informational`, `Low`, `Medium`, `High` (any case).
+    pub severity: Option<String>,
+    pub device_id: Option<String>,
+    pub incident_id: Option<String>,
 }
 
 const COLUMNS: &str = "id, rule_id, title, severity, category, techniques, detection_source, \
     device_id, first_ms, last_ms, hits, evidence, status, classification, determination, \
-    assignee, created_ms, updated_ms";
+    assignee, created_ms, updated_ms, incident_id, suppressed_by";
 
 impl StateStore {
-    /// Record a hit: extend the open alert of its group within `window_ms`, or start one.
-    /// Returns the alert and whether it is new.
+    /// Record one hit (see [`StateStore::record_hits`]).
     pub async fn record_hit(
         &self,
         hit: &NewHit,
         window_ms: i64,
         now_ms: i64,
-    ) -> Result<(Alert, bool), StateError> {
+    ) -> Result<Recorded, StateError> {
         let mut out = self
             .record_hits(std::slice::from_ref(hit), window_ms, now_ms)
             .await?;
-        let (id, created) = out.pop().ok_or_else(|| StateError::NotFound {
+        out.pop().ok_or_else(|| StateError::NotFound {
             what: "alert",
             id: hit.group_key.clone(),
-        })?;
-        Ok((self.alert(&id).await?, created))
+        })
     }
 
-    /// Record hits in one transaction; returns (alert id, created) per hit, in order.
+    /// Record hits in one transaction, in order: apply suppressions, extend the open alert of
+    /// each hit's group within `window_ms` or start one, and put new alerts into incidents.
     pub async fn record_hits(
         &self,
         hits: &[NewHit],
         window_ms: i64,
         now_ms: i64,
-    ) -> Result<Vec<(String, bool)>, StateError> {
+    ) -> Result<Vec<Recorded>, StateError> {
         let db = StateError::db("record alerts");
         let mut tx = self.pool.begin().await.map_err(db)?;
         let mut out = Vec::with_capacity(hits.len());
@@ -121,58 +156,179 @@ impl StateStore {
 
     /// Alerts with activity at or after `since_ms`, most recent activity first.
     pub async fn list_alerts(&self, since_ms: i64) -> Result<Vec<Alert>, StateError> {
+        self.list_alerts_filtered(&AlertFilter {
+            since_ms,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Alerts that pass `f`, most recent activity first. A bad status or severity is refused
+    /// naming the allowed values.
+    pub async fn list_alerts_filtered(&self, f: &AlertFilter) -> Result<Vec<Alert>, StateError> {
+        let status = f
+            .status
+            .as_deref()
+            .map(|s| lifecycle::canonical("status", s, lifecycle::STATUSES))
+            .transpose()?;
+        let severity = f
+            .severity
+            .as_deref()
+            .map(|s| lifecycle::canonical("severity", s, SEVERITIES))
+            .transpose()?;
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM alerts WHERE last_ms >= $1 ORDER BY last_ms DESC, id"
+            "SELECT {COLUMNS} FROM alerts WHERE last_ms >= $1 AND ($2 IS NULL OR status = $2) \
+             AND ($3 IS NULL OR severity = $3) AND ($4 IS NULL OR device_id = $4) \
+             AND ($5 IS NULL OR incident_id = $5) ORDER BY last_ms DESC, id"
         ))
-        .bind(since_ms)
+        .bind(f.since_ms)
+        .bind(status)
+        .bind(severity)
+        .bind(&f.device_id)
+        .bind(&f.incident_id)
         .fetch_all(&self.pool)
         .await
         .map_err(StateError::db("list alerts"))?;
         rows.iter().map(from_row).collect()
     }
+
+    /// Change an alert's lifecycle fields (and add a comment), as `actor`. Audited; a refused
+    /// update changes nothing. Resolving the last open alert of an incident resolves it;
+    /// reopening an alert of a resolved incident reopens it.
+    pub async fn update_alert(
+        &self,
+        id: &str,
+        u: &LifecycleUpdate,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Alert, StateError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StateError::db("update an alert"))?;
+        let (before, after) =
+            lifecycle::apply(&mut tx, Subject::Alert, id, u, actor, now_ms).await?;
+        if before.status != after.status {
+            incidents::follow_alert(&mut tx, id, &after.status, actor, now_ms).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(StateError::db("update an alert"))?;
+        self.alert(id).await
+    }
+
+    /// Add a comment to an alert, as `author`.
+    pub async fn comment_alert(
+        &self,
+        id: &str,
+        author: &str,
+        text: &str,
+        now_ms: i64,
+    ) -> Result<Comment, StateError> {
+        lifecycle::comment(&self.pool, Subject::Alert, id, author, text, now_ms).await
+    }
+
+    /// The comments on an alert, oldest first.
+    pub async fn alert_comments(&self, id: &str) -> Result<Vec<Comment>, StateError> {
+        lifecycle::comments(&self.pool, Subject::Alert, id).await
+    }
+
+    /// The changes made to an alert, oldest first.
+    pub async fn alert_history(&self, id: &str) -> Result<Vec<AuditEntry>, StateError> {
+        lifecycle::history(&self.pool, Subject::Alert, id).await
+    }
 }
 
-/// One hit inside a transaction: extend the open alert of its group or insert one.
+/// One hit inside a transaction: apply suppressions, then extend the open alert of its group
+/// or insert one (and put it into an incident).
 async fn record_one(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     hit: &NewHit,
     window_ms: i64,
     now_ms: i64,
-) -> Result<(String, bool), StateError> {
-    let open: Option<String> = sqlx::query(
-        "SELECT id FROM alerts WHERE group_key = $1 AND status <> 'Resolved' \
-         AND last_ms >= $2 ORDER BY last_ms DESC LIMIT 1",
-    )
-    .bind(&hit.group_key)
-    .bind(hit.at_ms.saturating_sub(window_ms))
+) -> Result<Recorded, StateError> {
+    let evidence: Value = serde_json::from_str(&hit.evidence_json).unwrap_or(Value::Null);
+    let suppression = suppressions::matching(tx, hit, &evidence, now_ms).await?;
+    if let Some(s) = &suppression {
+        suppressions::count_hits(tx, &s.id, hit.count, now_ms).await?;
+        if s.action == "hide" {
+            return Ok(Recorded {
+                alert_id: None,
+                created: false,
+                suppressed_by: Some(s.id.clone()),
+                incident_id: None,
+            });
+        }
+    }
+    let suppressed_by = suppression.map(|s| s.id);
+    let since = hit.at_ms.saturating_sub(window_ms);
+    // Hits a suppression resolves extend the resolved alert of their group, so that they do
+    // not pile up as one resolved alert per batch.
+    let open = match &suppressed_by {
+        None => sqlx::query(
+            "SELECT id, incident_id FROM alerts WHERE group_key = $1 AND status <> 'Resolved' \
+             AND last_ms >= $2 ORDER BY last_ms DESC LIMIT 1",
+        )
+        .bind(&hit.group_key)
+        .bind(since),
+        Some(sid) => sqlx::query(
+            "SELECT id, incident_id FROM alerts WHERE group_key = $1 AND suppressed_by = $3 \
+             AND last_ms >= $2 ORDER BY last_ms DESC LIMIT 1",
+        )
+        .bind(&hit.group_key)
+        .bind(since)
+        .bind(sid),
+    }
     .fetch_optional(&mut **tx)
     .await
     .map_err(StateError::db("find the open alert of a group"))?
-    .map(|r| r.get("id"));
-    let (id, created) = match open {
-        Some(id) => {
+    .map(|r| {
+        (
+            r.get::<String, _>("id"),
+            r.get::<Option<String>, _>("incident_id"),
+        )
+    });
+    let last = hit.last_ms.max(hit.at_ms);
+    match open {
+        Some((id, incident_id)) => {
             sqlx::query(
-                "UPDATE alerts SET hits = hits + $5, last_ms = MAX(last_ms, $2), \
-                 first_ms = MIN(first_ms, $4), updated_ms = $3 WHERE id = $1",
+                "UPDATE alerts SET hits = hits + $5, \
+                 last_ms = CASE WHEN last_ms < $2 THEN $2 ELSE last_ms END, \
+                 first_ms = CASE WHEN first_ms > $4 THEN $4 ELSE first_ms END, \
+                 updated_ms = $3 WHERE id = $1",
             )
             .bind(&id)
-            .bind(hit.last_ms.max(hit.at_ms))
+            .bind(last)
             .bind(now_ms)
             .bind(hit.at_ms)
             .bind(hit.count.max(1))
             .execute(&mut **tx)
             .await
             .map_err(StateError::db("update an alert"))?;
-            (id, false)
+            if let Some(inc) = &incident_id {
+                incidents::touch(tx, inc, last, now_ms).await?;
+            }
+            Ok(Recorded {
+                alert_id: Some(id),
+                created: false,
+                suppressed_by,
+                incident_id,
+            })
         }
         None => {
             let id = new_id("al_");
             let techniques = serde_json::to_string(&hit.techniques).unwrap_or_default();
+            let (status, classification) = match suppressed_by {
+                Some(_) => ("Resolved", Some("InformationalExpectedActivity")),
+                None => ("New", None),
+            };
             sqlx::query(
                 "INSERT INTO alerts (id, group_key, rule_id, title, severity, category, \
                  techniques, detection_source, device_id, first_ms, last_ms, hits, evidence, \
-                 created_ms, updated_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $13, $14, $11, $12, $12)",
+                 created_ms, updated_ms, status, classification, suppressed_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $13, $14, $11, $12, $12, \
+                 $15, $16, $17)",
             )
             .bind(&id)
             .bind(&hit.group_key)
@@ -186,15 +342,26 @@ async fn record_one(
             .bind(hit.at_ms)
             .bind(&hit.evidence_json)
             .bind(now_ms)
-            .bind(hit.last_ms.max(hit.at_ms))
+            .bind(last)
             .bind(hit.count.max(1))
+            .bind(status)
+            .bind(classification)
+            .bind(&suppressed_by)
             .execute(&mut **tx)
             .await
             .map_err(StateError::db("insert an alert"))?;
-            (id, true)
+            let incident_id = match suppressed_by {
+                Some(_) => None,
+                None => Some(incidents::attach(tx, &id, hit, &evidence, now_ms).await?),
+            };
+            Ok(Recorded {
+                alert_id: Some(id),
+                created: true,
+                suppressed_by,
+                incident_id,
+            })
         }
-    };
-    Ok((id, created))
+    }
 }
 
 fn from_row(row: &SqliteRow) -> Result<Alert, StateError> {
@@ -219,6 +386,8 @@ fn from_row(row: &SqliteRow) -> Result<Alert, StateError> {
             assignee: row.try_get("assignee")?,
             created_ms: row.try_get("created_ms")?,
             updated_ms: row.try_get("updated_ms")?,
+            incident_id: row.try_get("incident_id")?,
+            suppressed_by: row.try_get("suppressed_by")?,
         })
     };
     get().map_err(StateError::db("read an alert"))

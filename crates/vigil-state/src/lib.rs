@@ -8,7 +8,9 @@
 //!   SQLite-only functions (`INSERT .. ON CONFLICT .. DO UPDATE` and `UPDATE .. RETURNING` are
 //!   in both engines);
 //! - all SQL of an entity lives in that entity's module, beside its methods on [`StateStore`]:
-//!   `enrollment.rs`, `devices.rs`, `api_tokens.rs`, `users.rs`;
+//!   `enrollment.rs`, `devices.rs`, `api_tokens.rs`, `users.rs`, `alerts.rs`, `incidents.rs`,
+//!   `suppressions.rs`, `rules.rs`; `lifecycle.rs` holds what alerts and incidents share
+//!   (status, classification, comments, the audit log);
 //! - the schema is created and upgraded by our own small runner (`migrate.rs`), not by a
 //!   backend's tooling.
 //!
@@ -23,24 +25,38 @@ mod api_tokens;
 mod devices;
 mod enrollment;
 mod error;
+mod incidents;
+mod lifecycle;
 mod migrate;
+mod rules;
 mod secret;
+mod suppressions;
 mod users;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use alerts::{Alert, NewHit};
+pub use alerts::{Alert, AlertFilter, NewHit, Recorded, SEVERITIES};
 pub use api_tokens::{ApiToken, API_TOKEN_PREFIX};
 pub use devices::{Device, DeviceSeen, NewDevice};
 pub use enrollment::{EnrollmentToken, ENROLLMENT_TOKEN_PREFIX};
 pub use error::{format_unix_ms, DeviceAuthError, RedeemError, StateError};
+pub use incidents::{incident_entities, Incident, IncidentFilter, INCIDENT_WINDOW_MS};
+pub use lifecycle::{
+    determinations, AuditEntry, Comment, LifecycleUpdate, CLASSIFICATIONS, STATUSES,
+};
 pub use migrate::AppliedMigration;
+pub use rules::RuleState;
+pub use suppressions::{
+    wildcard_match, NewSuppression, Suppression, SUPPRESSION_ACTIONS, SUPPRESSION_KEYS,
+};
 pub use users::User;
 
 /// How long a statement waits for another connection's write lock before failing.
@@ -52,6 +68,8 @@ const MAX_CONNECTIONS: u32 = 8;
 #[derive(Clone, Debug)]
 pub struct StateStore {
     pool: SqlitePool,
+    /// Ids of disabled detection rules (`rules.rs`), shared by clones.
+    disabled: Arc<RwLock<Arc<HashSet<String>>>>,
 }
 
 impl StateStore {
@@ -103,7 +121,12 @@ impl StateStore {
 
     async fn with_pool(pool: SqlitePool) -> Result<StateStore, StateError> {
         migrate::run(&pool, migrate::MIGRATIONS).await?;
-        Ok(StateStore { pool })
+        let store = StateStore {
+            pool,
+            disabled: Arc::default(),
+        };
+        store.reload_disabled_rules().await?;
+        Ok(store)
     }
 
     /// Close the pool, waiting for connections in use to be returned. Every clone of this

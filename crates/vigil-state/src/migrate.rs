@@ -50,7 +50,93 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "alerts",
         sql: ALERTS,
     },
+    Migration {
+        version: 3,
+        name: "alert_lifecycle",
+        sql: ALERT_LIFECYCLE,
+    },
 ];
+
+/// Alert lifecycle (comments, audit), suppression rules, incidents and their entities, and
+/// the enabled state of detection rules.
+const ALERT_LIFECYCLE: &str = "
+ALTER TABLE alerts ADD COLUMN incident_id TEXT;
+ALTER TABLE alerts ADD COLUMN suppressed_by TEXT;
+CREATE INDEX alerts_incident ON alerts (incident_id);
+CREATE INDEX alerts_device ON alerts (device_id, last_ms);
+
+CREATE TABLE comments (
+    id           TEXT PRIMARY KEY,
+    subject_kind TEXT NOT NULL,
+    subject_id   TEXT NOT NULL,
+    author       TEXT NOT NULL,
+    created_ms   BIGINT NOT NULL,
+    body         TEXT NOT NULL
+);
+CREATE INDEX comments_subject ON comments (subject_kind, subject_id, created_ms);
+
+CREATE TABLE audit_log (
+    id           TEXT PRIMARY KEY,
+    subject_kind TEXT NOT NULL,
+    subject_id   TEXT NOT NULL,
+    actor        TEXT NOT NULL,
+    at_ms        BIGINT NOT NULL,
+    field        TEXT NOT NULL,
+    old_value    TEXT,
+    new_value    TEXT
+);
+CREATE INDEX audit_log_subject ON audit_log (subject_kind, subject_id, at_ms);
+
+CREATE TABLE suppressions (
+    id          TEXT PRIMARY KEY,
+    rule_id     TEXT NOT NULL,
+    conditions  TEXT NOT NULL,
+    devices     TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    expires_ms  BIGINT,
+    comment     TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_ms  BIGINT NOT NULL,
+    hits        BIGINT NOT NULL DEFAULT 0,
+    last_hit_ms BIGINT
+);
+CREATE INDEX suppressions_rule ON suppressions (rule_id);
+
+CREATE TABLE incidents (
+    id             TEXT PRIMARY KEY,
+    title          TEXT NOT NULL,
+    severity       TEXT NOT NULL,
+    status         TEXT NOT NULL DEFAULT 'New',
+    classification TEXT,
+    determination  TEXT,
+    assignee       TEXT,
+    first_ms       BIGINT NOT NULL,
+    last_ms        BIGINT NOT NULL,
+    alert_count    BIGINT NOT NULL,
+    devices        TEXT NOT NULL,
+    tactics        TEXT NOT NULL,
+    techniques     TEXT NOT NULL,
+    created_ms     BIGINT NOT NULL,
+    updated_ms     BIGINT NOT NULL
+);
+CREATE INDEX incidents_last ON incidents (last_ms);
+
+CREATE TABLE incident_entities (
+    incident_id TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    last_ms     BIGINT NOT NULL,
+    PRIMARY KEY (incident_id, kind, value)
+);
+CREATE INDEX incident_entities_lookup ON incident_entities (kind, value, last_ms);
+
+CREATE TABLE rule_states (
+    rule_id    TEXT PRIMARY KEY,
+    enabled    BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    updated_by TEXT NOT NULL
+);
+";
 
 const ALERTS: &str = "
 CREATE TABLE alerts (
@@ -309,7 +395,7 @@ mod tests {
                 err,
                 StateError::SchemaTooNew {
                     found: 99,
-                    known: 2
+                    known: 3
                 }
             ),
             "{err}"

@@ -124,6 +124,43 @@ fn a_reverse_shell_raises_one_grouped_alert_and_a_benign_shell_raises_none() {
         "{evidence:?}"
     );
 
+    // The alert is in the hunting tables too, with one evidence row per entity.
+    let id = a["AlertId"].as_str().unwrap().to_string();
+    // (written right after the alert, so it may take a moment)
+    let mut info = Vec::new();
+    wait_until("the AlertInfo row", 30, || {
+        info = fx.api.sql(&format!(
+            "SELECT Title, Severity, Category, AttackTechniques, ServiceSource FROM AlertInfo WHERE AlertId = '{id}'"
+        ));
+        !info.is_empty()
+    });
+    assert_eq!(info.len(), 1, "{info:?}");
+    assert_eq!(info[0]["Severity"], "High");
+    assert_eq!(info[0]["Category"], a["Category"]);
+    assert!(
+        info[0]["AttackTechniques"]
+            .as_str()
+            .unwrap()
+            .contains("T1059.004"),
+        "{info:?}"
+    );
+    let ev = fx.api.sql(&format!(
+        "SELECT EntityType, EvidenceRole, DeviceId, FolderPath, AccountName FROM AlertEvidence \
+         WHERE AlertId = '{id}' ORDER BY EntityType"
+    ));
+    assert_eq!(ev.len(), evidence.len(), "{ev:?}");
+    assert!(ev.iter().all(|r| r["DeviceId"] == "dev-detect"), "{ev:?}");
+    assert!(
+        ev.iter()
+            .any(|r| r["EntityType"] == "Machine" && r["EvidenceRole"] == "Impacted"),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter()
+            .any(|r| r["EntityType"] == "User" && r["AccountName"] == "www-data"),
+        "{ev:?}"
+    );
+
     // The same behaviour again: grouped into the same alert.
     up.send(vec![exec(
         "/usr/bin/bash",
@@ -131,7 +168,6 @@ fn a_reverse_shell_raises_one_grouped_alert_and_a_benign_shell_raises_none() {
         "/usr/sbin/nginx",
         "www-data",
     )]);
-    let id = a["AlertId"].as_str().unwrap().to_string();
     wait_until("the second hit grouped", 30, || {
         let (_, v) = fx.api.get(&format!("/api/v1/alerts/{id}"));
         v["Hits"] == 2

@@ -176,5 +176,5 @@ fn bad_batches_get_clear_errors_and_replays_are_stored_once() {
             .read_to_string()
             .unwrap(),
     );
-    assert!(m.contains("vigil_ingest_batches_refused_total 4"), "{m}");
+    assert!(m.contains("vigil_ingest_batches_refused_total 5"), "{m}");
 }

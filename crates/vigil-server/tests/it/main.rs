@@ -6,3 +6,4 @@ mod durability;
 mod enrolment;
 mod harness;
 mod ingest;
+mod triage;

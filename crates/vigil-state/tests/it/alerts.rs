@@ -1,8 +1,14 @@
 //! Hits group into alerts by key within a window; other keys and late hits start new alerts.
 
-use vigil_state::{NewHit, StateError};
+use vigil_state::{Alert, NewHit, StateError, StateStore};
 
 use crate::{file_store, NOW};
+
+/// Record one hit; the alert and whether it is new.
+async fn record(store: &StateStore, hit: &NewHit, window_ms: i64) -> (Alert, bool) {
+    let r = store.record_hit(hit, window_ms, NOW).await.unwrap();
+    (store.alert(&r.alert_id.unwrap()).await.unwrap(), r.created)
+}
 
 fn hit(key: &str, at_ms: i64) -> NewHit {
     NewHit {
@@ -25,16 +31,13 @@ fn hit(key: &str, at_ms: i64) -> NewHit {
 async fn hits_group_by_key_within_the_window() {
     let (_dir, _path, store) = file_store().await;
     let hour = 3_600_000;
-    let (a, new) = store.record_hit(&hit("k1", NOW), hour, NOW).await.unwrap();
+    let (a, new) = record(&store, &hit("k1", NOW), hour).await;
     assert!(new);
     assert_eq!((a.hits, a.status.as_str()), (1, "New"));
     assert_eq!(a.techniques, vec!["T1059.004", "T1095"]);
 
     // Same key, 10 minutes later: the same alert, two hits, activity span widened.
-    let (b, new) = store
-        .record_hit(&hit("k1", NOW + 600_000), hour, NOW)
-        .await
-        .unwrap();
+    let (b, new) = record(&store, &hit("k1", NOW + 600_000), hour).await;
     assert!(!new);
     assert_eq!(b.id, a.id);
     assert_eq!(
@@ -43,12 +46,9 @@ async fn hits_group_by_key_within_the_window() {
     );
 
     // Another key, and the first key past the window: new alerts.
-    let (c, new) = store.record_hit(&hit("k2", NOW), hour, NOW).await.unwrap();
+    let (c, new) = record(&store, &hit("k2", NOW), hour).await;
     assert!(new && c.id != a.id);
-    let (d, new) = store
-        .record_hit(&hit("k1", NOW + 3 * hour), hour, NOW)
-        .await
-        .unwrap();
+    let (d, new) = record(&store, &hit("k1", NOW + 3 * hour), hour).await;
     assert!(new && d.id != a.id);
 
     let all = store.list_alerts(0).await.unwrap();

@@ -6,7 +6,8 @@
 //! - `devices.rs` — enrol, authorize, heartbeat, revoke, re-enrol;
 //! - `api_tokens.rs` — API tokens and users;
 //! - `persistence.rs` — data survives closing and reopening the file;
-//! - `alerts.rs` — hits grouped into alerts.
+//! - `alerts.rs` — hits grouped into alerts;
+//! - `triage.rs` — alert and incident lifecycle, suppressions, incidents, rule switches.
 
 mod alerts;
 mod api_tokens;
@@ -14,6 +15,7 @@ mod devices;
 mod enrollment;
 mod migrations;
 mod persistence;
+mod triage;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,318 @@
+//! Alerts and incidents: listing with filters, detail (with comments and the change history),
+//! triage updates (`PATCH`) and comments.
+//!
+//! `PATCH /api/v1/alerts/{id}` and `PATCH /api/v1/incidents/{id}` take
+//! `{"status", "classification", "determination", "assignee", "comment"}` (at least one; `null`
+//! clears classification, determination or assignee). Values are checked by the state store,
+//! which names the field and the allowed values; nothing changes when anything is refused.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vigil_state::{Alert, AuditEntry, Comment, Incident, LifecycleUpdate};
+
+use super::body::Body;
+use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiResult};
+use crate::{now_ms, Ctx};
+
+pub(super) fn routes() -> Router<Arc<Ctx>> {
+    Router::new()
+        .route("/api/v1/alerts", get(list_alerts))
+        .route("/api/v1/alerts/{id}", get(show_alert).patch(update_alert))
+        .route("/api/v1/alerts/{id}/comments", post(comment_alert))
+        .route("/api/v1/incidents", get(list_incidents))
+        .route(
+            "/api/v1/incidents/{id}",
+            get(show_incident).patch(update_incident),
+        )
+        .route("/api/v1/incidents/{id}/comments", post(comment_incident))
+}
+
+/// An alert in MDE's AlertInfo/AlertEvidence vocabulary.
+fn alert_json(a: &Alert) -> Value {
+    json!({
+        "AlertId": a.id,
+        "Title": a.title,
+        "Severity": a.severity,
+        "Category": a.category,
+        "AttackTechniques": a.techniques,
+        "DetectionSource": a.detection_source,
+        "RuleId": a.rule_id,
+        "DeviceId": a.device_id,
+        "FirstActivity": rfc3339(a.first_activity_ms),
+        "LastActivity": rfc3339(a.last_activity_ms),
+        "Hits": a.hits,
+        "Status": a.status,
+        "Classification": a.classification,
+        "Determination": a.determination,
+        "AssignedTo": a.assignee,
+        "IncidentId": a.incident_id,
+        "SuppressedBy": a.suppressed_by,
+        "Created": rfc3339(a.created_ms),
+        "LastUpdated": rfc3339(a.updated_ms),
+        "Evidence": serde_json::from_str::<Value>(&a.evidence_json).unwrap_or(Value::Null),
+    })
+}
+
+fn comments_json(c: &[Comment]) -> Value {
+    json!(c
+        .iter()
+        .map(|c| json!({ "Author": c.author, "Created": rfc3339(c.created_ms), "Comment": c.text }))
+        .collect::<Vec<_>>())
+}
+
+fn history_json(h: &[AuditEntry]) -> Value {
+    json!(h
+        .iter()
+        .map(|h| json!({
+            "Time": rfc3339(h.at_ms),
+            "Actor": h.actor,
+            "Field": h.field,
+            "OldValue": h.old_value,
+            "NewValue": h.new_value,
+        }))
+        .collect::<Vec<_>>())
+}
+
+fn incident_json(i: &Incident) -> Value {
+    json!({
+        "IncidentId": i.id,
+        "Title": i.title,
+        "Severity": i.severity,
+        "Status": i.status,
+        "Classification": i.classification,
+        "Determination": i.determination,
+        "AssignedTo": i.assignee,
+        "FirstActivity": rfc3339(i.first_activity_ms),
+        "LastActivity": rfc3339(i.last_activity_ms),
+        "AlertCount": i.alert_count,
+        "Devices": i.devices,
+        "Tactics": i.tactics,
+        "AttackTechniques": i.techniques,
+        "Created": rfc3339(i.created_ms),
+        "LastUpdated": rfc3339(i.updated_ms),
+    })
+}
+
+/// The lifecycle fields of a `PATCH` body; refuses an empty one.
+fn lifecycle_update(raw: &[u8]) -> Result<LifecycleUpdate, super::ApiError> {
+    const FIELDS: &[&str] = &[
+        "status",
+        "classification",
+        "determination",
+        "assignee",
+        "comment",
+    ];
+    let b = Body::parse(raw, FIELDS)?;
+    let u = LifecycleUpdate {
+        status: b.string("status")?,
+        classification: b.text("classification")?,
+        determination: b.text("determination")?,
+        assignee: b.text("assignee")?,
+        comment: b.string("comment")?,
+    };
+    if u.is_empty() {
+        return Err(bad(format!(
+            "nothing to update: give at least one of {}",
+            FIELDS.join(", ")
+        )));
+    }
+    Ok(u)
+}
+
+/// The text of a comment body `{"comment": "..."}`.
+fn comment_text(raw: &[u8]) -> Result<String, super::ApiError> {
+    Body::parse(raw, &["comment"])?
+        .string("comment")?
+        .ok_or_else(|| bad("field comment is missing"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsQuery {
+    /// Alerts with activity at or after this time, unix milliseconds.
+    since_ms: Option<i64>,
+    status: Option<String>,
+    severity: Option<String>,
+    /// A DeviceId.
+    device: Option<String>,
+    /// An IncidentId.
+    incident: Option<String>,
+}
+
+async fn list_alerts(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    q: Result<Query<AlertsQuery>, QueryRejection>,
+) -> ApiResult {
+    authenticate(&ctx, &headers).await?;
+    let Query(q) = q.map_err(|e| bad(format!("invalid query: {e}")))?;
+    let alerts = ctx
+        .state
+        .list_alerts_filtered(&vigil_state::AlertFilter {
+            since_ms: q.since_ms.unwrap_or(0),
+            status: q.status,
+            severity: q.severity,
+            device_id: q.device,
+            incident_id: q.incident,
+        })
+        .await
+        .map_err(not_found_or_internal)?;
+    Ok(Json(json!(alerts
+        .iter()
+        .map(alert_json)
+        .collect::<Vec<_>>())))
+}
+
+async fn alert_detail(ctx: &Ctx, a: &Alert) -> ApiResult {
+    let mut v = alert_json(a);
+    let comments = ctx.state.alert_comments(&a.id).await.map_err(internal)?;
+    let history = ctx.state.alert_history(&a.id).await.map_err(internal)?;
+    v["Comments"] = comments_json(&comments);
+    v["History"] = history_json(&history);
+    Ok(Json(v))
+}
+
+async fn show_alert(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    authenticate(&ctx, &headers).await?;
+    let a = ctx.state.alert(&id).await.map_err(not_found_or_internal)?;
+    alert_detail(&ctx, &a).await
+}
+
+async fn update_alert(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    let actor = authenticate(&ctx, &headers).await?;
+    let u = lifecycle_update(&raw)?;
+    let a = ctx
+        .state
+        .update_alert(&id, &u, &actor, now_ms())
+        .await
+        .map_err(not_found_or_internal)?;
+    tracing::info!(alert = %id, actor = %actor, status = %a.status, "alert updated");
+    alert_detail(&ctx, &a).await
+}
+
+async fn comment_alert(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    let actor = authenticate(&ctx, &headers).await?;
+    let text = comment_text(&raw)?;
+    let c = ctx
+        .state
+        .comment_alert(&id, &actor, &text, now_ms())
+        .await
+        .map_err(not_found_or_internal)?;
+    Ok(Json(comments_json(&[c])[0].clone()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncidentsQuery {
+    since_ms: Option<i64>,
+    status: Option<String>,
+}
+
+async fn list_incidents(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    q: Result<Query<IncidentsQuery>, QueryRejection>,
+) -> ApiResult {
+    authenticate(&ctx, &headers).await?;
+    let Query(q) = q.map_err(|e| bad(format!("invalid query: {e}")))?;
+    let incidents = ctx
+        .state
+        .list_incidents(&vigil_state::IncidentFilter {
+            since_ms: q.since_ms.unwrap_or(0),
+            status: q.status,
+        })
+        .await
+        .map_err(not_found_or_internal)?;
+    Ok(Json(json!(incidents
+        .iter()
+        .map(incident_json)
+        .collect::<Vec<_>>())))
+}
+
+async fn incident_detail(ctx: &Ctx, i: &Incident) -> ApiResult {
+    let mut v = incident_json(i);
+    let alerts = ctx.state.incident_alerts(&i.id).await.map_err(internal)?;
+    let comments = ctx.state.incident_comments(&i.id).await.map_err(internal)?;
+    let history = ctx.state.incident_history(&i.id).await.map_err(internal)?;
+    let entities = ctx
+        .state
+        .incident_entity_list(&i.id)
+        .await
+        .map_err(internal)?;
+    v["Alerts"] = json!(alerts.iter().map(alert_json).collect::<Vec<_>>());
+    v["Entities"] = json!(entities
+        .iter()
+        .map(|(k, val)| json!({ "Kind": k, "Value": val }))
+        .collect::<Vec<_>>());
+    v["Comments"] = comments_json(&comments);
+    v["History"] = history_json(&history);
+    Ok(Json(v))
+}
+
+async fn show_incident(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    authenticate(&ctx, &headers).await?;
+    let i = ctx
+        .state
+        .incident(&id)
+        .await
+        .map_err(not_found_or_internal)?;
+    incident_detail(&ctx, &i).await
+}
+
+async fn update_incident(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    let actor = authenticate(&ctx, &headers).await?;
+    let u = lifecycle_update(&raw)?;
+    let i = ctx
+        .state
+        .update_incident(&id, &u, &actor, now_ms())
+        .await
+        .map_err(not_found_or_internal)?;
+    tracing::info!(incident = %id, actor = %actor, status = %i.status, "incident updated");
+    incident_detail(&ctx, &i).await
+}
+
+async fn comment_incident(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    let actor = authenticate(&ctx, &headers).await?;
+    let text = comment_text(&raw)?;
+    let c = ctx
+        .state
+        .comment_incident(&id, &actor, &text, now_ms())
+        .await
+        .map_err(not_found_or_internal)?;
+    Ok(Json(comments_json(&[c])[0].clone()))
+}
