@@ -125,6 +125,33 @@ pub fn container_id(cgroup: &str) -> Option<String> {
     (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
 }
 
+/// The DeviceEvents row of a rare syscall: `a0` in auditd's notation (hex, no `0x`), so that
+/// Sigma's auditd SYSCALL rules read it as they would from an audit log.
+fn syscall_row(at: Timestamp, name: &str, a0: i64, mode: u32, path: Option<&str>) -> Row {
+    let action = match name {
+        "personality" => "PersonalityChanged",
+        "syslog" => "KernelLogControlled",
+        _ => "SpecialFileCreated",
+    };
+    let mut row = Row::event(Table::DeviceEvents, action, at);
+    row.put_extra("syscall", name);
+    row.put_extra("a0", format!("{:x}", a0 as u64));
+    if let Some(p) = path {
+        row.put(Col::FileName, base_name(p));
+        row.put(Col::FolderPath, p);
+        let kind = match mode & 0o170000 {
+            0o010000 => "fifo",
+            0o020000 => "character_device",
+            0o060000 => "block_device",
+            0o140000 => "socket",
+            _ => "regular",
+        };
+        row.put_extra("node_type", kind);
+        row.put_extra("mode", format!("{:o}", mode & 0o7777));
+    }
+    row
+}
+
 fn base_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
@@ -641,6 +668,12 @@ impl Pipeline {
                 row.put_extra("memfd_flags", *flags);
                 row
             }
+            SecurityKind::Syscall {
+                name,
+                a0,
+                mode,
+                path,
+            } => syscall_row(at, name, *a0, *mode, path.as_deref()),
         };
         self.initiating_origin(&mut row, &s.origin);
         if let SecurityKind::Ptrace { target, .. } = s.kind {

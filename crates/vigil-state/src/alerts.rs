@@ -131,7 +131,7 @@ impl StateStore {
         now_ms: i64,
     ) -> Result<Vec<Recorded>, StateError> {
         let db = StateError::db("record alerts");
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = StateStore::begin_write(&self.pool).await.map_err(db)?;
         let mut out = Vec::with_capacity(hits.len());
         for hit in hits {
             out.push(record_one(&mut tx, hit, window_ms, now_ms).await?);
@@ -202,9 +202,7 @@ impl StateStore {
         actor: &str,
         now_ms: i64,
     ) -> Result<Alert, StateError> {
-        let mut tx = self
-            .pool
-            .begin()
+        let mut tx = StateStore::begin_write(&self.pool)
             .await
             .map_err(StateError::db("update an alert"))?;
         let (before, after) =

@@ -447,9 +447,7 @@ impl StateStore {
         actor: &str,
         now_ms: i64,
     ) -> Result<Incident, StateError> {
-        let mut tx = self
-            .pool
-            .begin()
+        let mut tx = StateStore::begin_write(&self.pool)
             .await
             .map_err(StateError::db("update an incident"))?;
         let (_, after) = lifecycle::apply(&mut tx, Subject::Incident, id, u, actor, now_ms).await?;

@@ -119,6 +119,16 @@ impl StateStore {
         Self::with_pool(pool).await
     }
 
+    /// A write transaction that holds SQLite's write lock from its first statement
+    /// (`BEGIN IMMEDIATE`): a transaction that reads and then writes would otherwise fail
+    /// with SQLITE_BUSY_SNAPSHOT when another connection wrote in between, instead of
+    /// waiting for the busy timeout.
+    pub(crate) async fn begin_write(
+        pool: &SqlitePool,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     async fn with_pool(pool: SqlitePool) -> Result<StateStore, StateError> {
         migrate::run(&pool, migrate::MIGRATIONS).await?;
         let store = StateStore {

@@ -14,7 +14,7 @@
 use sqlx::Row;
 
 use crate::secret::{check_name, new_id};
-use crate::StateError;
+use crate::{StateError, StateStore};
 
 /// Alert and incident statuses.
 pub const STATUSES: &[&str] = &["New", "InProgress", "Resolved"];
@@ -402,7 +402,7 @@ pub(crate) async fn comment(
     now_ms: i64,
 ) -> Result<Comment, StateError> {
     let db = StateError::db("add a comment");
-    let mut tx = pool.begin().await.map_err(db)?;
+    let mut tx = StateStore::begin_write(pool).await.map_err(db)?;
     current(&mut tx, subject, id).await?;
     let c = insert_comment(&mut tx, subject, id, author, text, now_ms).await?;
     tx.commit().await.map_err(StateError::db("add a comment"))?;

@@ -35,9 +35,7 @@ impl StateStore {
         now_ms: i64,
     ) -> Result<(), StateError> {
         check_name("rule id", rule_id, true)?;
-        let mut tx = self
-            .pool
-            .begin()
+        let mut tx = StateStore::begin_write(&self.pool)
             .await
             .map_err(StateError::db("switch a rule"))?;
         let before: Option<i64> =

@@ -239,9 +239,7 @@ impl StateStore {
             .iter()
             .map(|(k, p)| [k.as_str(), p.as_str()])
             .collect();
-        let mut tx = self
-            .pool
-            .begin()
+        let mut tx = StateStore::begin_write(&self.pool)
             .await
             .map_err(StateError::db("create a suppression"))?;
         sqlx::query(&format!(
@@ -309,9 +307,7 @@ impl StateStore {
         actor: &str,
         now_ms: i64,
     ) -> Result<(), StateError> {
-        let mut tx = self
-            .pool
-            .begin()
+        let mut tx = StateStore::begin_write(&self.pool)
             .await
             .map_err(StateError::db("delete a suppression"))?;
         let done = sqlx::query("DELETE FROM suppressions WHERE id = $1")

@@ -43,6 +43,7 @@ enum vigil_event_type {
 	VIGIL_EV_BPF_LOAD = 402,
 	VIGIL_EV_MODULE_LOAD = 403,
 	VIGIL_EV_MEMFD_CREATE = 404,
+	VIGIL_EV_SYSCALL = 405, /* a rare syscall worth a record: name, first argument, mode */
 };
 
 /* Flags carried in vigil_header.flags. */
@@ -153,7 +154,8 @@ struct vigil_security {
 	long long request;       /* ptrace request; bpf prog type; setuid new id */
 	unsigned int old_id;
 	unsigned int new_id;
-	char name[VIGIL_NAME_MAX]; /* memfd name, bpf program name, credential kind */
+	char name[VIGIL_NAME_MAX]; /* memfd name, bpf program name, credential kind; syscall: its
+	                              name, then (mknod) the path from byte 16 */
 };
 
 /* Counters the agent reads from the `counters` map. */

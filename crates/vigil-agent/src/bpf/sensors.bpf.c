@@ -1147,6 +1147,72 @@ int handle_finit_module(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+/* Rare syscalls that change how a process or the kernel behaves, reported with the syscall's
+ * name and first argument (as auditd's SYSCALL records carry them). */
+static __always_inline int rare_syscall(const char *name, u32 len, long a0, u32 mode, const char *path)
+{
+	if (is_agent())
+		return 0;
+	struct vigil_security *e = sec_scratch(VIGIL_EV_SYSCALL);
+	if (!e)
+		return 0;
+	for (u32 i = 0; i < 15; i++) {
+		if (i >= len)
+			break;
+		e->name[i] = name[i];
+	}
+	e->name[len < 15 ? len : 15] = 0;
+	e->request = a0;
+	e->old_id = mode;
+	if (path)
+		bpf_probe_read_user_str(&e->name[16], VIGIL_NAME_MAX - 16, path);
+	sec_pending(e);
+	return 0;
+}
+
+/* personality(persona): ADDR_NO_RANDOMIZE turns ASLR off for what the process runs next.
+ * Queries (0xffffffff) are not changes. */
+SEC("tracepoint/syscalls/sys_enter_personality")
+int handle_personality(struct trace_event_raw_sys_enter *ctx)
+{
+	if ((u32)ctx->args[0] == 0xffffffff)
+		return 0;
+	return rare_syscall("personality", 11, ctx->args[0], 0, NULL);
+}
+
+/* syslog(action, ...): clearing the kernel log (4, 5) or muting the console (6, 7, 8);
+ * reads are not reported. */
+SEC("tracepoint/syscalls/sys_enter_syslog")
+int handle_syslog(struct trace_event_raw_sys_enter *ctx)
+{
+	long action = ctx->args[0];
+	if (action < 4 || action > 8)
+		return 0;
+	return rare_syscall("syslog", 6, action, 0, NULL);
+}
+
+/* mknod / mknodat: device nodes and FIFOs (named pipes back many reverse shells) */
+SEC("tracepoint/syscalls/sys_enter_mknod")
+int handle_mknod(struct trace_event_raw_sys_enter *ctx)
+{
+	return rare_syscall("mknod", 5, 0, (u32)ctx->args[1], (const char *)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_mknodat")
+int handle_mknodat(struct trace_event_raw_sys_enter *ctx)
+{
+	return rare_syscall("mknodat", 7, ctx->args[0], (u32)ctx->args[2], (const char *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_personality")
+int handle_personality_exit(struct trace_event_raw_sys_exit *ctx) { return sec_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_syslog")
+int handle_syslog_exit(struct trace_event_raw_sys_exit *ctx) { return sec_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_mknod")
+int handle_mknod_exit(struct trace_event_raw_sys_exit *ctx) { return sec_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_mknodat")
+int handle_mknodat_exit(struct trace_event_raw_sys_exit *ctx) { return sec_exit(ctx->ret); }
+
 SEC("tracepoint/syscalls/sys_exit_ptrace")
 int handle_ptrace_exit(struct trace_event_raw_sys_exit *ctx) { return sec_exit(ctx->ret); }
 SEC("tracepoint/syscalls/sys_exit_setuid")

@@ -40,6 +40,7 @@ const EV_CRED_CHANGE: u16 = 401;
 const EV_BPF_LOAD: u16 = 402;
 const EV_MODULE_LOAD: u16 = 403;
 const EV_MEMFD_CREATE: u16 = 404;
+const EV_SYSCALL: u16 = 405;
 
 // Flag bits of `enum vigil_flags`.
 const F_ARGV_TRUNCATED: u16 = 1 << 0;
@@ -250,7 +251,8 @@ pub fn decode(data: &[u8]) -> Result<SensorEvent, DecodeError> {
                 remote: addr(&e.remote),
             })
         }
-        EV_PTRACE | EV_CRED_CHANGE | EV_BPF_LOAD | EV_MODULE_LOAD | EV_MEMFD_CREATE => {
+        EV_PTRACE | EV_CRED_CHANGE | EV_BPF_LOAD | EV_MODULE_LOAD | EV_MEMFD_CREATE
+        | EV_SYSCALL => {
             let e: types::vigil_security =
                 read(data, std::mem::size_of::<types::vigil_security>())?;
             let name = cstr(&e.name);
@@ -269,6 +271,12 @@ pub fn decode(data: &[u8]) -> Result<SensorEvent, DecodeError> {
                     name,
                 },
                 EV_MODULE_LOAD => SecurityKind::ModuleLoad { name },
+                EV_SYSCALL => SecurityKind::Syscall {
+                    name: cstr(&e.name[..16]),
+                    a0: e.request,
+                    mode: e.old_id,
+                    path: Some(cstr(&e.name[16..])).filter(|p| !p.is_empty()),
+                },
                 _ => SecurityKind::MemfdCreate {
                     name,
                     flags: e.request as u64,

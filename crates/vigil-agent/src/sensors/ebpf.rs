@@ -51,6 +51,9 @@ fn family(prog: &str) -> Source {
         "bpf",
         "memfd",
         "module",
+        "personality",
+        "syslog",
+        "mknod",
     ];
     if PROCESS.contains(&prog) {
         Source::Process

@@ -137,6 +137,14 @@ pub enum SecurityKind {
         name: String,
         flags: u64,
     },
+    /// A rare syscall (personality, syslog, mknod, mknodat): its first argument, and for
+    /// mknod the mode and path.
+    Syscall {
+        name: String,
+        a0: i64,
+        mode: u32,
+        path: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -134,3 +134,46 @@ fn a_program_run_from_a_memfd_is_named_by_its_memfd() {
         "a file event with the path \"/\""
     );
 }
+
+#[test]
+fn rare_syscalls_are_recorded_with_their_first_argument_as_auditd_writes_it() {
+    let Some(agent) = agent() else { return };
+    // setarch -R: personality(PER_LINUX | ADDR_NO_RANDOMIZE), ASLR off for what it runs.
+    let m = marker("aslr");
+    let st = Command::new("setarch")
+        .args(["-R", "/bin/sh", "-c", &format!("true {m}")])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let rows = agent.wait_for("personality", |r| {
+        s(r, "ActionType") == "PersonalityChanged" && s(r, "InitiatingProcessFileName") == "setarch"
+    });
+    assert_eq!(rows[0]["AdditionalFields"]["a0"], "40000");
+    assert_eq!(rows[0]["AdditionalFields"]["syscall"], "personality");
+
+    // mkfifo: mknodat with a FIFO mode, the path named.
+    let dir = crate::harness::temp_dir("fifo");
+    let fifo = dir.join("f");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let rows = agent.wait_for("mknodat", |r| {
+        s(r, "ActionType") == "SpecialFileCreated" && s(r, "FileName") == "f"
+    });
+    assert_eq!(rows[0]["AdditionalFields"]["node_type"], "fifo");
+    assert!(s(&rows[0], "FolderPath").ends_with("/f"));
+
+    // dmesg -D / -E: syslog(SYSLOG_ACTION_CONSOLE_OFF = 6) then ON (7); reads are not recorded.
+    if Command::new("dmesg")
+        .arg("-D")
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let _ = Command::new("dmesg").arg("-E").status();
+        let rows = agent.wait_for("syslog console off", |r| {
+            s(r, "ActionType") == "KernelLogControlled" && r["AdditionalFields"]["a0"] == "6"
+        });
+        assert_eq!(s(&rows[0], "InitiatingProcessFileName"), "dmesg");
+    } else {
+        println!("skipped the syslog part: dmesg -D is not permitted here");
+    }
+}

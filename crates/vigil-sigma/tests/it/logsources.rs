@@ -153,13 +153,19 @@ fn auditd_syscall_records_map_to_the_events_that_carry_them() {
 fn auditd_facts_vigil_lacks_are_unsupported_with_reasons() {
     let (st, why) = outcome(&rule(
         "service: auditd",
-        "  sel:\n    type: SYSCALL\n    SYSCALL: mknod\n  condition: sel",
+        "  sel:\n    type: SYSCALL\n    SYSCALL: umount2\n  condition: sel",
     ));
     assert_eq!(st, Status::Unsupported);
     assert!(
-        why.starts_with("`SYSCALL: mknod`: no Vigil event carries this value"),
+        why.starts_with("`SYSCALL: umount2`: no Vigil event carries this value"),
         "{why}"
     );
+    let (st, why) = outcome(&rule(
+        "service: auditd",
+        "  sel:\n    type: SYSCALL\n    SYSCALL: sysinfo\n  condition: sel",
+    ));
+    assert_eq!(st, Status::Unsupported);
+    assert!(why.contains("qsort"), "{why}");
     let (st, why) = outcome(&rule(
         "service: auditd",
         "  sel:\n    type: USER_LOGIN\n  condition: sel",
@@ -217,4 +223,36 @@ fn first_argument_values_are_anchored_at_its_start() {
     for (cmd, want) in cases {
         assert_eq!(hit(&s, &exec("/usr/bin/x", cmd)), want, "{cmd:?}");
     }
+}
+
+#[test]
+fn rare_auditd_syscalls_read_their_first_argument_as_auditd_writes_it() {
+    let s = ok(&[(
+        "r.yml",
+        &rule(
+            "service: auditd",
+            "  sel:\n    type: SYSCALL\n    SYSCALL: personality\n    a0: 40000\n  condition: sel",
+        ),
+    )]);
+    let ev = |a0: &str| {
+        let mut e = OwnedEvent::new("DeviceEvents", 0)
+            .with("ActionType", "PersonalityChanged")
+            .with("InitiatingProcessFolderPath", "/usr/bin/setarch");
+        e.set_additional("syscall", "personality");
+        e.set_additional("a0", a0);
+        e
+    };
+    assert!(hit(&s, &ev("40000")));
+    assert!(!hit(&s, &ev("0")));
+    // mknod and mknodat (what mkfifo calls) are both SpecialFileCreated: the rule about
+    // creating special files sees either.
+    let s = ok(&[(
+        "r.yml",
+        &rule(
+            "service: auditd",
+            "  sel:\n    type: SYSCALL\n    SYSCALL: mknod\n  condition: sel",
+        ),
+    )]);
+    let node = OwnedEvent::new("DeviceEvents", 0).with("ActionType", "SpecialFileCreated");
+    assert!(hit(&s, &node));
 }
