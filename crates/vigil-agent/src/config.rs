@@ -13,7 +13,7 @@
 //! network = true                     # TCP connect/accept/listen, UDP peers
 //! dns = true                         # DNS answers (names for RemoteUrl)
 //! logon = true                       # wtmp/btmp logons and failures
-//! security = true                    # ptrace, setuid/setgid, bpf loads, memfd, modules, personality, syslog, mknod
+//! security = true                    # ptrace, setuid/setgid, bpf loads, memfd, modules, personality, syslog, mknod, sysinfo, service stops
 //! emit_forks = false                 # also write a row per fork (ProcessForked)
 //! exclude_paths = ["/var/lib/vigil/"] # file events under these prefixes are dropped in the kernel (max 8, < 64 bytes)
 //! sensitive_files = ["/etc/shadow", "/home/*/.ssh/id_*"] # opening these for reading is a SensitiveFileRead row

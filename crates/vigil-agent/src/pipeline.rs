@@ -125,12 +125,45 @@ pub fn container_id(cgroup: &str) -> Option<String> {
     (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
 }
 
+/// The hierarchy whose cgroups are systemd's units: `name=systemd` on a hybrid (v1) host,
+/// else the unified one (id 0).
+fn unit_hierarchy() -> i32 {
+    static ID: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    *ID.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/cgroup")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| {
+                let mut f = l.splitn(3, ':');
+                let id = f.next()?.parse().ok()?;
+                (f.next()? == "name=systemd").then_some(id)
+            })
+            .unwrap_or(0)
+    })
+}
+
+/// `ServiceStopped` when a removed cgroup is a systemd service's (of the units' hierarchy,
+/// so that a hybrid host reports each stop once); `unit` as auditd's SERVICE_STOP names it.
+fn service_stopped(at: Timestamp, root: i32, path: &str) -> Option<Row> {
+    let file = base_name(path);
+    let unit = file.strip_suffix(".service")?;
+    if root != unit_hierarchy() || unit.is_empty() {
+        return None;
+    }
+    let mut row = Row::event(Table::DeviceEvents, "ServiceStopped", at);
+    row.put_extra("unit", unit);
+    row.put_extra("unit_file", file);
+    row.put_extra(x::CGROUP, path);
+    Some(row)
+}
+
 /// The DeviceEvents row of a rare syscall: `a0` in auditd's notation (hex, no `0x`), so that
 /// Sigma's auditd SYSCALL rules read it as they would from an audit log.
 fn syscall_row(at: Timestamp, name: &str, a0: i64, mode: u32, path: Option<&str>) -> Row {
     let action = match name {
         "personality" => "PersonalityChanged",
         "syslog" => "KernelLogControlled",
+        "sysinfo" => "SystemInfoQueried",
         _ => "SpecialFileCreated",
     };
     let mut row = Row::event(Table::DeviceEvents, action, at);
@@ -628,6 +661,13 @@ impl Pipeline {
 
     fn security(&mut self, s: SecurityEvent, out: &mut Vec<Row>) {
         let at = self.clock().wall(s.origin.ts);
+        if let SecurityKind::CgroupRemoved { root, path } = &s.kind {
+            if let Some(mut row) = service_stopped(at, *root, path) {
+                self.initiating_origin(&mut row, &s.origin);
+                self.push(row, out);
+            }
+            return;
+        }
         let mut row = match &s.kind {
             SecurityKind::Ptrace { request, target } => {
                 let mut row = Row::event(Table::DeviceEvents, "ProcessPtraceAttach", at);
@@ -674,6 +714,7 @@ impl Pipeline {
                 mode,
                 path,
             } => syscall_row(at, name, *a0, *mode, path.as_deref()),
+            SecurityKind::CgroupRemoved { .. } => return,
         };
         self.initiating_origin(&mut row, &s.origin);
         if let SecurityKind::Ptrace { target, .. } = s.kind {

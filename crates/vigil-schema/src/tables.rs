@@ -132,6 +132,8 @@ impl Table {
                 "PersonalityChanged",
                 "KernelLogControlled",
                 "SpecialFileCreated",
+                "SystemInfoQueried",
+                "ServiceStopped",
                 "ProcessPrivilegeElevation",
                 "SensorHealth",
                 "SensorEventsDropped",

@@ -15,7 +15,8 @@ use crate::Status;
 pub struct CheckFile {
     pub path: String,
     pub status: Status,
-    /// Why it did not load; empty when loaded.
+    /// Why it did not load. When loaded: empty, or `loaded; never true here: ...` naming the
+    /// values Vigil never collects that its rules' tests were decided false on.
     pub reason: String,
 }
 

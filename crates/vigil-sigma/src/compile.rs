@@ -2,8 +2,9 @@
 //!
 //! A rule is compiled once for each target (table + ActionTypes) of its log source. Fields
 //! resolve through the mapping to field slots (interned Vigil field names); tests on a
-//! target's constants and on fields absent from a target are decided here, and the tree is
-//! folded, so a target on which the rule can never match is dropped.
+//! target's constants, on fields absent from a target and on values Vigil never collects are
+//! decided here (`fold`), and the tree is folded, so a target on which the rule can never
+//! match is dropped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,9 +14,10 @@ use regex::RegexBuilder;
 
 use crate::condition::{self, pattern_matches, Cond, OfTarget, Quant};
 use crate::event::FieldName;
+use crate::fold::{decided, fold, is_never, never_values, settle};
 use crate::index::{also_of, needles_of};
 use crate::mapping::{FieldDef, LogsourceMap, Resolved};
-use crate::matcher::{lower_into, Needle, Net, NumOp, StrPat, ValueTest, View};
+use crate::matcher::{Needle, Net, NumOp, StrPat, ValueTest};
 use crate::modifiers::{self, parse_mods, sigma_string, MatchKind, Mods, Part};
 use crate::parse::{Detection, FieldItem, LogSource, SValue, Search};
 use crate::Issue;
@@ -169,6 +171,16 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// A rule compiled for every target of its log source.
+#[derive(Debug, Clone)]
+pub(crate) struct Compiled {
+    /// The targets on which the rule can match.
+    pub targets: Vec<CompiledTarget>,
+    /// Values the rule's own detection (not its filters) selects that are never true here,
+    /// as `` `type: ADD_USER` (reason) `` (see `fold`).
+    pub never: Vec<String>,
+}
+
 /// Compile a rule's detection (and the filters that apply to it) for every target.
 pub(crate) fn compile_rule(
     detection: &Detection,
@@ -176,13 +188,20 @@ pub(crate) fn compile_rule(
     ls: &LogSource,
     map: &LogsourceMap,
     ctx: &mut Ctx<'_>,
-) -> Result<Vec<CompiledTarget>, Issue> {
+) -> Result<Compiled, Issue> {
     let mut parsed = vec![parse_detection(detection)?];
     for f in filters {
         parsed.push(parse_detection(f).map_err(|e| e.context("filter"))?);
     }
-    check_constant_values(detection, filters, map, ctx)?;
+    let own = never_values(&[detection], map, ctx)?;
+    let mut never = own.clone();
+    for n in never_values(filters, map, ctx)? {
+        if !never.contains(&n) {
+            never.push(n);
+        }
+    }
     let mut out = Vec::new();
+    let mut always_by_never = false;
     for t in 0..map.targets.len() {
         let mut parts = Vec::new();
         for (det, cond) in std::iter::once(detection)
@@ -191,7 +210,17 @@ pub(crate) fn compile_rule(
         {
             parts.push(compile_detection(det, cond, t, ls, map, ctx)?);
         }
-        let node = crate::order::cheap_first(fold(Node::And(parts)));
+        // Markers (tests decided by never-true values) are open here, settled below.
+        let open = fold(Node::And(parts));
+        let node = if never.is_empty() {
+            open
+        } else {
+            let node = fold(settle(open.clone()));
+            always_by_never |=
+                matches!(node, Node::Const(true)) && !matches!(open, Node::Const(true));
+            node
+        };
+        let node = crate::order::cheap_first(node);
         if !matches!(node, Node::Const(false)) {
             let target = &map.targets[t];
             out.push(CompiledTarget {
@@ -202,12 +231,20 @@ pub(crate) fn compile_rule(
             });
         }
     }
-    if out.is_empty() {
-        return Err(Issue::unsupported(format!(
-            "the rule can never match the events Vigil collects for log source {ls}"
-        )));
+    // Never true, or true on every event only because a test was decided never true: the
+    // value the rule needs is not collected.
+    if out.is_empty() || always_by_never {
+        return Err(match never.first() {
+            Some(n) => n.issue(),
+            None => Issue::unsupported(format!(
+                "the rule can never match the events Vigil collects for log source {ls}"
+            )),
+        });
     }
-    Ok(out)
+    Ok(Compiled {
+        targets: out,
+        never: own.iter().map(|n| n.note()).collect(),
+    })
 }
 
 /// Parse and check the conditions of a detection, independent of targets.
@@ -277,79 +314,6 @@ fn check_refs(c: &Cond, det: &Detection) -> Result<(), Issue> {
                 Ok(())
             }
         }
-    }
-}
-
-/// A rule that selects a value of a constant field (auditd `type`, `SYSCALL`) that no target
-/// has is unsupported: Vigil does not collect those records.
-fn check_constant_values(
-    det: &Detection,
-    filters: &[&Detection],
-    map: &LogsourceMap,
-    ctx: &mut Ctx<'_>,
-) -> Result<(), Issue> {
-    fn items<'d>(s: &'d Search, out: &mut Vec<&'d FieldItem>) {
-        match s {
-            Search::All(v) => out.extend(v.iter()),
-            Search::Any(v) => v.iter().for_each(|s| items(s, out)),
-        }
-    }
-    let mut all = Vec::new();
-    for d in std::iter::once(det).chain(filters.iter().copied()) {
-        for (_, s) in &d.searches {
-            items(s, &mut all);
-        }
-    }
-    for item in all {
-        let Some(field) = &item.field else { continue };
-        let constants: Vec<&str> = map
-            .targets
-            .iter()
-            .filter_map(|t| t.constant(field))
-            .collect();
-        if constants.is_empty() {
-            continue;
-        }
-        let mods = parse_mods(&item.modifiers, &item.key)?;
-        if mods.neq || mods.fieldref || matches!(mods.kind, MatchKind::Exists) {
-            continue;
-        }
-        for v in &item.values {
-            let Some(text) = v.text() else { continue };
-            let tests = value_tests(v, &mods, &item.key, ctx)?;
-            let hit = constants.iter().any(|c| {
-                tests
-                    .iter()
-                    .any(|t| t.is_match(&const_view(c, &mut String::new())))
-            });
-            if !hit {
-                let reason = map
-                    .value_reason(field, &text)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| {
-                        let mut known: Vec<&str> = constants.clone();
-                        known.sort();
-                        known.dedup();
-                        format!(
-                            "no Vigil event carries this value (known: {})",
-                            known.join(", ")
-                        )
-                    });
-                return Err(Issue::unsupported(format!("`{field}: {text}`: {reason}")));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn const_view<'a>(c: &'a str, lower: &'a mut String) -> View<'a> {
-    lower_into(c, lower);
-    View {
-        present: true,
-        null: false,
-        raw: c,
-        lower,
-        int: c.parse().ok(),
     }
 }
 
@@ -471,6 +435,7 @@ fn compile_item(
     } else {
         mods
     };
+    let mut never = false;
     let check = if let MatchKind::Exists = mods.kind {
         match item.values.as_slice() {
             [SValue::Bool(b)] => Check::Exists(*b),
@@ -502,9 +467,19 @@ fn compile_item(
             all: mods.all,
         }
     } else {
+        // Where the item is decided now, values Vigil never collects are left out (never true).
+        let decided_now = !matches!(source, Ok(Some(_)));
         let mut tests = Vec::new();
         for v in &item.values {
-            tests.extend(value_tests(v, &mods, key, ctx)?);
+            let t = value_tests(v, &mods, key, ctx)?;
+            match (&item.field, v.text()) {
+                (Some(f), Some(text))
+                    if decided_now && !mods.neq && is_never(f, &text, &t, map) =>
+                {
+                    never = true
+                }
+                _ => tests.extend(t),
+            }
         }
         Check::Tests {
             tests,
@@ -513,8 +488,8 @@ fn compile_item(
     };
     let source = match source {
         Ok(Some(s)) => s,
-        Ok(None) => return Ok(Node::Const(decide(&check, mods.neq, None))),
-        Err(c) => return Ok(Node::Const(decide(&check, mods.neq, Some(&c)))),
+        Ok(None) => return Ok(decided(&check, mods.neq, None, never)),
+        Err(c) => return Ok(decided(&check, mods.neq, Some(&c), never)),
     };
     let needles = match (&check, &source, mods.neq) {
         (Check::Tests { tests, all }, _, false) => needles_of(tests, *all, &source),
@@ -556,33 +531,8 @@ fn compile_item(
     })))
 }
 
-/// Decide an item at compile time on an absent field or a constant.
-fn decide(check: &Check, neq: bool, constant: Option<&str>) -> bool {
-    let mut lower = String::new();
-    let view = match constant {
-        Some(c) => const_view(c, &mut lower),
-        None => View::ABSENT,
-    };
-    let r = match check {
-        Check::Exists(want) => view.present == *want,
-        Check::Tests { tests, all } => {
-            if *all {
-                tests.iter().all(|t| t.is_match(&view))
-            } else {
-                tests.iter().any(|t| t.is_match(&view))
-            }
-        }
-        Check::FieldRef { .. } => false,
-    };
-    if neq {
-        view.present && !r
-    } else {
-        r
-    }
-}
-
 /// The tests of one value.
-fn value_tests(
+pub(crate) fn value_tests(
     v: &SValue,
     mods: &Mods,
     key: &str,
@@ -686,69 +636,4 @@ fn group_tests(tests: Vec<ValueTest>) -> Vec<ValueTest> {
         }
     }
     out
-}
-
-/// Constant folding.
-pub(crate) fn fold(n: Node) -> Node {
-    match n {
-        Node::And(v) => {
-            let mut out = Vec::new();
-            for c in v.into_iter().map(fold) {
-                match c {
-                    Node::Const(true) => {}
-                    Node::Const(false) => return Node::Const(false),
-                    Node::And(inner) => out.extend(inner),
-                    other => out.push(other),
-                }
-            }
-            match out.len() {
-                0 => Node::Const(true),
-                1 => out.remove(0),
-                _ => Node::And(out),
-            }
-        }
-        Node::Or(v) => {
-            let mut out = Vec::new();
-            for c in v.into_iter().map(fold) {
-                match c {
-                    Node::Const(false) => {}
-                    Node::Const(true) => return Node::Const(true),
-                    Node::Or(inner) => out.extend(inner),
-                    other => out.push(other),
-                }
-            }
-            match out.len() {
-                0 => Node::Const(false),
-                1 => out.remove(0),
-                _ => Node::Or(out),
-            }
-        }
-        Node::Not(c) => match fold(*c) {
-            Node::Const(b) => Node::Const(!b),
-            other => Node::Not(Box::new(other)),
-        },
-        Node::AtLeast(n, v) => {
-            let mut need = n;
-            let mut out = Vec::new();
-            for c in v.into_iter().map(fold) {
-                match c {
-                    Node::Const(true) => need = need.saturating_sub(1),
-                    Node::Const(false) => {}
-                    other => out.push(other),
-                }
-            }
-            if need == 0 {
-                Node::Const(true)
-            } else if need > out.len() {
-                Node::Const(false)
-            } else if need == 1 {
-                fold(Node::Or(out))
-            } else if need == out.len() {
-                fold(Node::And(out))
-            } else {
-                Node::AtLeast(need, out)
-            }
-        }
-        other => other,
-    }
 }

@@ -14,12 +14,14 @@
 //! not collect, or a field the mapping does not know, makes the rule `unsupported` with the
 //! reason; invalid Sigma is an `error`.
 //!
-//! **Compile** (`compile`, `matcher`): the rule is compiled once per target into a boolean
-//! tree of field tests. Modifiers become patterns (exact, prefix, suffix, substring, glob,
-//! regex, CIDR, numeric, null, exists, field reference); value transformations (`windash`,
-//! `expand`, `utf16*`, `base64*`) are applied at compile time. Tests on constants and on
-//! fields absent from a target are decided then, and the tree is folded: a rule selecting
-//! `type: PATH` is never evaluated on process events.
+//! **Compile** (`compile`, `matcher`, `fold`): the rule is compiled once per target into a
+//! boolean tree of field tests. Modifiers become patterns (exact, prefix, suffix, substring,
+//! glob, regex, CIDR, numeric, null, exists, field reference); value transformations
+//! (`windash`, `expand`, `utf16*`, `base64*`) are applied at compile time. Tests on constants
+//! and on fields absent from a target are decided then, and the tree is folded: a rule
+//! selecting `type: PATH` is never evaluated on process events. A constant's value that the
+//! mapping lists as not collected (`type: ADD_USER`) is never true: the rest of the rule
+//! loads, unless the rule then never matches or matches every event only because of it.
 //!
 //! **Index** (`index`, `scan`, `factors`, `order`): compiled targets are bucketed by (table,
 //! ActionType). In each bucket, one Aho-Corasick automaton per scanned field, flattened into a
@@ -42,7 +44,8 @@
 //! per-group sliding windows (`event_count`, `value_count`, `temporal`, `temporal_ordered`),
 //! bounded per group by the condition and per rule by a group cap, with counted evictions.
 //!
-//! **Check** (`check`) reports per file `loaded | unsupported | error` with the reason, and
+//! **Check** (`check`) reports per file `loaded | unsupported | error` with the reason (for a
+//! loaded file, the values decided never true, if any), and
 //! **golden** runs the team's golden test files against a rule set.
 
 mod argv;
@@ -53,6 +56,7 @@ mod correlation;
 mod eval;
 mod event;
 mod factors;
+mod fold;
 pub mod golden;
 mod index;
 mod mapping;

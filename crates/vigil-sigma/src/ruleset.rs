@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::compile::{compile_rule, CompiledTarget, Ctx, Fields, Node, Source};
+use crate::compile::{compile_rule, Compiled, CompiledTarget, Ctx, Fields, Node, Source};
 use crate::correlation::{CompiledCorrelation, LeafSources};
+use crate::fold::loaded_note;
 use crate::index::{Index, TargetRef};
 use crate::mapping::{FieldDef, LogsourceMap, Mapping, Resolved};
 use crate::parse::{parse_file, CorrelationDoc, CorrelationKind, Document, FilterDoc, RuleDoc};
@@ -134,7 +135,8 @@ pub struct BucketSummary {
 pub struct FileReport {
     pub path: String,
     pub status: Status,
-    /// Empty when loaded.
+    /// Why it did not load. When loaded: empty, or `loaded; never true here: ...` naming the
+    /// values its rules select that Vigil never collects (those tests are decided false).
     pub reason: String,
     /// Ids of the rules the file contributed.
     pub rules: Vec<String>,
@@ -160,6 +162,8 @@ struct Doc {
     outcome: Option<Issue>,
     /// Index in the rule set once loaded.
     rule: Option<u32>,
+    /// Values decided never true when the rule loaded (`Compiled::never`).
+    never: Vec<String>,
 }
 
 impl<'m> Loader<'m> {
@@ -220,6 +224,7 @@ impl<'m> Loader<'m> {
                         doc,
                         outcome: None,
                         rule: None,
+                        never: Vec::new(),
                     }),
                     Err(e) => {
                         if file_issues[fi].is_none() {
@@ -435,14 +440,15 @@ impl Build<'_> {
                 })
                 .unwrap_or_default();
             match self.compile_with_filters(&rule, &filters, placeholders) {
-                Ok((targets, bad_filters)) => {
+                Ok((compiled, bad_filters)) => {
                     for (fi, issue) in bad_filters {
                         docs[fi].outcome.get_or_insert(issue);
                     }
                     let idx = self.rules.len() as u32;
                     self.rules.push(self.info(&docs[i], RuleKind::Detection));
                     docs[i].rule = Some(idx);
-                    for t in targets {
+                    docs[i].never = compiled.never;
+                    for t in compiled.targets {
                         self.targets.push((
                             TargetEntry {
                                 rule: idx,
@@ -466,7 +472,7 @@ impl Build<'_> {
         rule: &RuleDoc,
         filters: &[(usize, FilterDoc)],
         placeholders: &HashMap<String, Vec<String>>,
-    ) -> Result<(Vec<CompiledTarget>, Vec<(usize, Issue)>), Issue> {
+    ) -> Result<(Compiled, Vec<(usize, Issue)>), Issue> {
         let map = self.mapping.logsource(&rule.logsource)?;
         let mut ctx = Ctx::new(placeholders, &mut self.fields);
         let mut good: Vec<&FilterDoc> = Vec::new();
@@ -778,7 +784,10 @@ fn report(
             .map(|r| r.id.clone())
             .collect();
         let (status, reason) = match worst {
-            None => (Status::Loaded, String::new()),
+            None => (
+                Status::Loaded,
+                loaded_note(mine.iter().flat_map(|d| &d.never)),
+            ),
             Some(e) if e.is_invalid() => (Status::Error, e.message().to_string()),
             Some(e) => (Status::Unsupported, e.message().to_string()),
         };

@@ -44,6 +44,7 @@ enum vigil_event_type {
 	VIGIL_EV_MODULE_LOAD = 403,
 	VIGIL_EV_MEMFD_CREATE = 404,
 	VIGIL_EV_SYSCALL = 405, /* a rare syscall worth a record: name, first argument, mode */
+	VIGIL_EV_CGROUP_RMDIR = 406, /* a cgroup removed (a systemd unit stopped): root, level, path */
 };
 
 /* Flags carried in vigil_header.flags. */

@@ -1204,6 +1204,52 @@ int handle_mknodat(struct trace_event_raw_sys_enter *ctx)
 	return rare_syscall("mknodat", 7, ctx->args[0], (u32)ctx->args[2], (const char *)ctx->args[1]);
 }
 
+/* Executables (by inode) already reported calling sysinfo: once per program, since ordinary
+ * programs call it too (glibc's qsort and sysconf do). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vigil_file_id);
+	__type(value, u8);
+} sysinfo_seen SEC(".maps");
+
+/* sysinfo(): system discovery, reported the first time each executable calls it */
+SEC("tracepoint/syscalls/sys_enter_sysinfo")
+int handle_sysinfo(struct trace_event_raw_sys_enter *ctx)
+{
+	if (is_agent())
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct inode *inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	if (!inode)
+		return 0;
+	struct vigil_file_id id = {};
+	id.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	id.ino = BPF_CORE_READ(inode, i_ino);
+	u8 one = 1;
+	if (bpf_map_update_elem(&sysinfo_seen, &id, &one, BPF_NOEXIST))
+		return 0; /* seen already */
+	return rare_syscall("sysinfo", 7, 0, 0, NULL);
+}
+
+/* cgroup removal: systemd removes a unit's cgroup when the unit stops (the userspace side
+ * keeps the `.service` ones of one hierarchy). */
+SEC("tracepoint/cgroup/cgroup_rmdir")
+int handle_cgroup_rmdir(struct trace_event_raw_cgroup *ctx)
+{
+	struct vigil_security *e = sec_scratch(VIGIL_EV_CGROUP_RMDIR);
+	if (!e)
+		return 0;
+	e->request = ctx->root;
+	e->old_id = ctx->level;
+	u32 off = ctx->__data_loc_path & 0xffff;
+	bpf_probe_read_kernel_str(e->name, sizeof(e->name), (void *)ctx + off);
+	output(e, sizeof(*e));
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sysinfo")
+int handle_sysinfo_exit(struct trace_event_raw_sys_exit *ctx) { return sec_exit(ctx->ret); }
 SEC("tracepoint/syscalls/sys_exit_personality")
 int handle_personality_exit(struct trace_event_raw_sys_exit *ctx) { return sec_exit(ctx->ret); }
 SEC("tracepoint/syscalls/sys_exit_syslog")

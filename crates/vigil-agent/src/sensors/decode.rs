@@ -41,6 +41,7 @@ const EV_BPF_LOAD: u16 = 402;
 const EV_MODULE_LOAD: u16 = 403;
 const EV_MEMFD_CREATE: u16 = 404;
 const EV_SYSCALL: u16 = 405;
+const EV_CGROUP_RMDIR: u16 = 406;
 
 // Flag bits of `enum vigil_flags`.
 const F_ARGV_TRUNCATED: u16 = 1 << 0;
@@ -252,7 +253,7 @@ pub fn decode(data: &[u8]) -> Result<SensorEvent, DecodeError> {
             })
         }
         EV_PTRACE | EV_CRED_CHANGE | EV_BPF_LOAD | EV_MODULE_LOAD | EV_MEMFD_CREATE
-        | EV_SYSCALL => {
+        | EV_SYSCALL | EV_CGROUP_RMDIR => {
             let e: types::vigil_security =
                 read(data, std::mem::size_of::<types::vigil_security>())?;
             let name = cstr(&e.name);
@@ -271,6 +272,10 @@ pub fn decode(data: &[u8]) -> Result<SensorEvent, DecodeError> {
                     name,
                 },
                 EV_MODULE_LOAD => SecurityKind::ModuleLoad { name },
+                EV_CGROUP_RMDIR => SecurityKind::CgroupRemoved {
+                    root: e.request as i32,
+                    path: name,
+                },
                 EV_SYSCALL => SecurityKind::Syscall {
                     name: cstr(&e.name[..16]),
                     a0: e.request,

@@ -54,6 +54,8 @@ fn family(prog: &str) -> Source {
         "personality",
         "syslog",
         "mknod",
+        "sysinfo",
+        "cgroup_rmdir",
     ];
     if PROCESS.contains(&prog) {
         Source::Process

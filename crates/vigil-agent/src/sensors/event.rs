@@ -145,6 +145,11 @@ pub enum SecurityKind {
         mode: u32,
         path: Option<String>,
     },
+    /// A cgroup was removed: `root` is its hierarchy id, `path` its path in the hierarchy.
+    CgroupRemoved {
+        root: i32,
+        path: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -177,3 +177,55 @@ fn rare_syscalls_are_recorded_with_their_first_argument_as_auditd_writes_it() {
         println!("skipped the syslog part: dmesg -D is not permitted here");
     }
 }
+
+#[test]
+fn sysinfo_is_reported_once_per_program_and_a_stopped_service_is_named() {
+    let Some(agent) = agent() else { return };
+    // A copy of `getconf` (whose _PHYS_PAGES calls sysinfo) under a fresh inode: reported
+    // the first time only.
+    let dir = crate::harness::temp_dir("sysinfo");
+    let prog = dir.join("probe-getconf");
+    std::fs::copy("/usr/bin/getconf", &prog).unwrap();
+    for _ in 0..3 {
+        let out = Command::new(&prog).arg("_PHYS_PAGES").output().unwrap();
+        assert!(out.status.success());
+    }
+    let name = prog.file_name().unwrap().to_str().unwrap().to_string();
+    let rows = agent.wait_for("sysinfo", |r| {
+        s(r, "ActionType") == "SystemInfoQueried" && s(r, "InitiatingProcessFileName") == name
+    });
+    assert_eq!(rows[0]["AdditionalFields"]["syscall"], "sysinfo");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let again = agent
+        .rows()
+        .iter()
+        .filter(|r| {
+            s(r, "ActionType") == "SystemInfoQueried" && s(r, "InitiatingProcessFileName") == name
+        })
+        .count();
+    assert_eq!(again, 1, "three runs of one program, one row");
+
+    // A unit's cgroup in the hierarchy systemd uses for units, removed as systemd does when
+    // the unit stops.
+    let cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let base = if cgroup.contains(":name=systemd:") {
+        "/sys/fs/cgroup/systemd"
+    } else {
+        "/sys/fs/cgroup"
+    };
+    let unit = crate::harness::marker("svc");
+    let dir = std::path::Path::new(base).join(format!("{unit}.service"));
+    if std::fs::create_dir(&dir).is_err() {
+        println!("skipped the service part: cannot create a cgroup under {base}");
+        return;
+    }
+    std::fs::remove_dir(&dir).unwrap();
+    let rows = agent.wait_for("service stopped", |r| {
+        s(r, "ActionType") == "ServiceStopped" && r["AdditionalFields"]["unit"] == unit.as_str()
+    });
+    assert_eq!(rows.len(), 1, "one row per stop");
+    assert_eq!(
+        rows[0]["AdditionalFields"]["unit_file"],
+        format!("{unit}.service").as_str()
+    );
+}

@@ -162,12 +162,6 @@ fn auditd_facts_vigil_lacks_are_unsupported_with_reasons() {
     );
     let (st, why) = outcome(&rule(
         "service: auditd",
-        "  sel:\n    type: SYSCALL\n    SYSCALL: sysinfo\n  condition: sel",
-    ));
-    assert_eq!(st, Status::Unsupported);
-    assert!(why.contains("qsort"), "{why}");
-    let (st, why) = outcome(&rule(
-        "service: auditd",
         "  sel:\n    type: USER_LOGIN\n  condition: sel",
     ));
     assert_eq!(st, Status::Unsupported);
@@ -255,4 +249,93 @@ fn rare_auditd_syscalls_read_their_first_argument_as_auditd_writes_it() {
     )]);
     let node = OwnedEvent::new("DeviceEvents", 0).with("ActionType", "SpecialFileCreated");
     assert!(hit(&s, &node));
+}
+
+const ADD_USER: &str = "`type: ADD_USER`: account management records are not collected by Vigil";
+
+/// An auditd rule whose condition is `cond` over a useradd SYSCALL selection, an ADD_USER
+/// selection (a record Vigil never collects) and a ptrace SYSCALL selection.
+fn account_rule(cond: &str) -> String {
+    rule(
+        "service: auditd",
+        &format!(
+            "  sel_exe:\n    type: SYSCALL\n    exe|endswith: /useradd\n  sel_add:\n    type: ADD_USER\n  trace:\n    type: SYSCALL\n    SYSCALL: ptrace\n  condition: {cond}"
+        ),
+    )
+}
+
+fn ptrace(exe: &str) -> OwnedEvent {
+    OwnedEvent::new("DeviceEvents", 0)
+        .with("ActionType", "ProcessPtraceAttach")
+        .with("InitiatingProcessFolderPath", exe)
+}
+
+#[test]
+fn values_vigil_never_collects_are_never_true_in_one_branch() {
+    let text = account_rule("1 of sel_*");
+    let (st, why) = outcome(&text);
+    assert_eq!(st, Status::Loaded, "{why}");
+    assert_eq!(
+        why,
+        "loaded; never true here: `type: ADD_USER` (account management records are not collected by Vigil)"
+    );
+    let s = ok(&[("r.yml", &text)]);
+    assert!(hit(&s, &exec("/usr/sbin/useradd", "useradd -m bob")));
+    assert!(!hit(&s, &exec("/usr/bin/id", "id bob")));
+    // Any collected syscall of useradd, as without the ADD_USER selection.
+    assert!(hit(&s, &ptrace("/usr/sbin/useradd")));
+    assert!(!hit(&s, &ptrace("/usr/bin/gdb")));
+    assert!(!hit(&s, &file("FileModified", "/etc/passwd")));
+    assert!(!hit(
+        &s,
+        &OwnedEvent::new("DeviceEvents", 0).with("ActionType", "UserAccountCreated")
+    ));
+    // In a list of values, the others still decide the test.
+    let (st, why) = outcome(&rule(
+        "service: auditd",
+        "  sel:\n    type: [SYSCALL, ADD_USER]\n    exe|endswith: /useradd\n  condition: sel",
+    ));
+    assert_eq!(st, Status::Loaded, "{why}");
+    assert!(why.contains("`type: ADD_USER`"), "{why}");
+}
+
+#[test]
+fn a_rule_that_needs_a_value_vigil_never_collects_stays_unsupported() {
+    for cond in [
+        "sel_add",
+        "sel_exe and sel_add",
+        "all of sel_*",
+        // Removing the only positive evidence must not match everything.
+        "not sel_add",
+        "trace and not sel_add or not sel_add",
+    ] {
+        assert_eq!(
+            outcome(&account_rule(cond)),
+            (Status::Unsupported, ADD_USER.to_string()),
+            "{cond}"
+        );
+    }
+    let (st, why) = outcome(&rule(
+        "service: auditd",
+        "  a:\n    type: USER_LOGIN\n  b:\n    type: ADD_USER\n  condition: a or b",
+    ));
+    assert_eq!(st, Status::Unsupported);
+    assert!(
+        why.starts_with("`type: USER_LOGIN`: auditd user-space"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_never_true_test_under_not_keeps_the_rest_of_the_rule() {
+    // `not` of a never-true selection is true: the rule is its other evidence.
+    let s = ok(&[("r.yml", &account_rule("sel_exe and not sel_add"))]);
+    assert!(hit(&s, &exec("/usr/sbin/useradd", "useradd bob")));
+    assert!(!hit(&s, &exec("/usr/bin/id", "id")));
+    // A branch that is true on every ptrace event by itself is the rule's own choice.
+    let text = account_rule("trace or sel_add");
+    assert_eq!(outcome(&text).0, Status::Loaded);
+    let s = ok(&[("r.yml", &text)]);
+    assert!(hit(&s, &ptrace("/usr/bin/gdb")));
+    assert!(!hit(&s, &exec("/usr/sbin/useradd", "useradd bob")));
 }
