@@ -117,6 +117,8 @@ pub struct Evaluator<'s> {
     set: &'s RuleSet,
     /// Per field slot: (event `gen` it was read in, its index in the frame's values).
     seen: Vec<(u32, u32)>,
+    /// Per field slot: the hint of [`Event::field_hinted`].
+    hints: Vec<u32>,
     bufs: Vec<SlotBuf>,
     /// The storage of [`Frame::vals`] between events.
     vals: Vec<Val<'static>>,
@@ -176,6 +178,7 @@ impl<'s> Evaluator<'s> {
         Evaluator {
             set,
             seen: vec![(0, 0); set.fields.names.len()],
+            hints: vec![0; set.fields.names.len()],
             bufs: (0..set.fields.names.len())
                 .map(|_| SlotBuf::default())
                 .collect(),
@@ -341,7 +344,7 @@ impl<'s> Evaluator<'s> {
                     continue;
                 }
                 *ns = gen;
-                for &t in pat.targets.iter() {
+                for &t in fs.targets(pat) {
                     let st = &mut self.target_stamp[t as usize];
                     if *st != gen {
                         *st = gen;
@@ -365,7 +368,8 @@ impl<'s> Evaluator<'s> {
                 continue;
             }
             let started = self.profile.is_some().then(std::time::Instant::now);
-            let hit = self.node(fr, &target.node);
+            // The gates first (no field read): a closed one may decide the target.
+            let hit = (!self.gates || self.gates_open(&target.node)) && self.node(fr, &target.node);
             if let (Some(p), Some(t0)) = (&mut self.profile, started) {
                 let e = &mut p[target.rule as usize];
                 e.0 += 1;
@@ -485,7 +489,8 @@ impl<'s> Evaluator<'s> {
         let i = if g == self.gen {
             at as usize
         } else {
-            let v = match fr.ev.field_named(&self.set.fields.keys[slot as usize]) {
+            let name = &self.set.fields.keys[slot as usize];
+            let v = match fr.ev.field_hinted(name, &mut self.hints[slot as usize]) {
                 None => Val::ABSENT,
                 Some(FieldRef::Null) => Val {
                     present: true,
@@ -637,19 +642,39 @@ impl<'s> Evaluator<'s> {
         }
     }
 
-    fn item<'e, E: Event + ?Sized>(&mut self, fr: &mut Frame<'e, E>, item: &Item) -> bool {
-        if self.gates {
-            if let Some(Some(groups)) = self.set.index.gates.get(item.id as usize) {
-                let gen = self.gen;
-                let stamp = &self.needle_stamp;
-                if !groups
-                    .iter()
-                    .all(|g| g.iter().any(|n| stamp[*n as usize] == gen))
-                {
-                    // A set of literals of which the item needs one is absent from the event.
-                    return false;
-                }
+    /// Whether the gates of `n`'s items let it be true: false when the gates alone (the
+    /// literals found in the event) decide it is false.
+    fn gates_open(&self, n: &Node) -> bool {
+        match n {
+            Node::Const(b) => *b,
+            Node::And(v) => v.iter().all(|c| self.gates_open(c)),
+            Node::Or(v) => v.iter().any(|c| self.gates_open(c)),
+            Node::Not(_) => true,
+            Node::AtLeast(k, v) => v.iter().filter(|c| self.gates_open(c)).count() >= *k,
+            Node::Item(item) => self.gate_open(item),
+        }
+    }
+
+    /// Whether the item's gate is open: each set of literals of which it needs one has one
+    /// found in the event.
+    fn gate_open(&self, item: &Item) -> bool {
+        let mut gate = self.set.index.gate(item.id);
+        let gen = self.gen;
+        let stamp = &self.needle_stamp;
+        while let Some((&len, rest)) = gate.split_first() {
+            let (group, next) = rest.split_at(len as usize);
+            if !group.iter().any(|n| stamp[*n as usize] == gen) {
+                return false;
             }
+            gate = next;
+        }
+        true
+    }
+
+    fn item<'e, E: Event + ?Sized>(&mut self, fr: &mut Frame<'e, E>, item: &Item) -> bool {
+        if self.gates && !self.gate_open(item) {
+            // A set of literals of which the item needs one is absent from the event.
+            return false;
         }
         match &item.source {
             Source::Field(slot) => {

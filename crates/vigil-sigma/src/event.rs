@@ -60,6 +60,15 @@ pub trait Event {
         self.field(name.as_str())
     }
 
+    /// [`Event::field_named`], with a hint the engine keeps per field name between events
+    /// (initially 0): an implementation may record there where it found the field, and look
+    /// there first next time (events of one table usually have their columns in the same
+    /// order). The result must be that of [`Event::field_named`] whatever the hint.
+    fn field_hinted(&self, name: &FieldName, hint: &mut u32) -> Option<FieldRef<'_>> {
+        let _ = hint;
+        self.field_named(name)
+    }
+
     /// The event time in milliseconds since the Unix epoch (correlation windows use it).
     fn timestamp_ms(&self) -> i64;
 
@@ -152,6 +161,9 @@ pub struct OwnedEvent {
     text: String,
     /// FNV-1a of each column's name, in step with `cols`.
     hashes: Vec<u64>,
+    /// The bit ([`mask_bit`]) of every column's hash: a name whose bit is clear is no
+    /// column's.
+    mask: u64,
     cols: Vec<Col>,
 }
 
@@ -177,6 +189,13 @@ enum Cell {
 }
 
 const ACTION_TYPE_HASH: u64 = name_hash("ActionType");
+
+/// The bit of [`OwnedEvent::mask`] for a name of hash `h` (from its top bits: the low bits
+/// of FNV-1a depend only on the low bits of the bytes).
+#[inline]
+fn mask_bit(h: u64) -> u64 {
+    1 << (h >> 58)
+}
 
 /// Byte equality of short names, eight bytes at a time, without a library call.
 #[inline]
@@ -212,6 +231,7 @@ impl OwnedEvent {
             timestamp_ms,
             text: String::new(),
             hashes: Vec::new(),
+            mask: 0,
             cols: Vec::new(),
         }
     }
@@ -238,6 +258,7 @@ impl OwnedEvent {
             Some(i) => self.cols[i].cell = cell,
             None => {
                 self.hashes.push(h);
+                self.mask |= mask_bit(h);
                 self.cols.push(Col { name, cell });
             }
         }
@@ -255,6 +276,7 @@ impl OwnedEvent {
                 i += 1;
             }
         }
+        self.mask = self.hashes.iter().fold(0, |m, h| m | mask_bit(*h));
     }
 
     /// Set a column (replacing an earlier value of the same name).
@@ -316,6 +338,9 @@ impl OwnedEvent {
     /// The index of the column (or object key) `name`, of hash `h`.
     #[inline]
     fn position(&self, name: &str, h: u64) -> Option<usize> {
+        if self.mask & mask_bit(h) == 0 {
+            return None;
+        }
         self.hashes
             .iter()
             .enumerate()
@@ -370,6 +395,23 @@ impl Event for OwnedEvent {
         self.lookup(name.as_str(), name.hash())
     }
 
+    /// The column at the hint if it has the name (names are unique), else as
+    /// [`Event::field_named`], recording where the column was.
+    fn field_hinted(&self, name: &FieldName, hint: &mut u32) -> Option<FieldRef<'_>> {
+        let (s, h) = (name.as_str(), name.hash());
+        let at = *hint as usize;
+        if self.hashes.get(at) == Some(&h) && same(self.cols[at].name.as_bytes(), s.as_bytes()) {
+            return self.value(&self.cols[at].cell);
+        }
+        match self.position(s, h) {
+            Some(i) => {
+                *hint = i as u32;
+                self.value(&self.cols[i].cell)
+            }
+            None => self.walk(s),
+        }
+    }
+
     fn action_type(&self) -> Option<&str> {
         match self.lookup("ActionType", ACTION_TYPE_HASH) {
             Some(FieldRef::Str(s)) => Some(s),
@@ -402,6 +444,57 @@ mod tests {
         assert_eq!(e.timestamp_ms(), 5);
         e.set("ProcessId", 7i64);
         assert_eq!(e.field("ProcessId"), Some(FieldRef::Int(7)));
+    }
+
+    /// Whatever the hint, [`Event::field_hinted`] answers as [`Event::field`], and records
+    /// where a column was; the name mask follows columns added and keys dropped.
+    #[test]
+    fn hinted_lookup_agrees_with_plain_lookup() {
+        let mut e = OwnedEvent::new("DeviceProcessEvents", 0)
+            .with("ActionType", "ProcessCreated")
+            .with("FolderPath", "/usr/bin/bash")
+            .with("ProcessId", 42i64)
+            .with("FileName", "bash");
+        e.set_additional("cwd", "/tmp");
+        let names = [
+            "ActionType",
+            "FolderPath",
+            "ProcessId",
+            "FileName",
+            "AdditionalFields.cwd",
+            "AdditionalFields.x",
+            "Missing",
+            "FolderPat",
+            "",
+        ];
+        let check = |e: &OwnedEvent| {
+            for n in names {
+                let name = FieldName::new(n);
+                for start in 0..8u32 {
+                    let mut hint = start;
+                    assert_eq!(e.field_hinted(&name, &mut hint), e.field(n), "{n} {start}");
+                    // Again, with the hint it left.
+                    assert_eq!(e.field_hinted(&name, &mut hint), e.field(n), "{n} {start}");
+                }
+            }
+        };
+        check(&e);
+        let mut hint = 0;
+        let _ = e.field_hinted(&FieldName::new("FileName"), &mut hint);
+        assert_eq!(hint, 3);
+        e.set(
+            "AdditionalFields",
+            Value::Object(vec![("y".into(), "v".into())]),
+        );
+        check(&e);
+        assert_eq!(
+            e.field_hinted(&FieldName::new("AdditionalFields.cwd"), &mut 4),
+            None
+        );
+        assert_eq!(
+            e.field_hinted(&FieldName::new("AdditionalFields.y"), &mut 4),
+            Some(FieldRef::Str("v"))
+        );
     }
 
     #[test]

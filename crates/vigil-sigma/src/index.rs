@@ -56,10 +56,12 @@ pub(crate) struct Index {
     pub guarded: Vec<bool>,
     /// Number of distinct (field, literal) needles.
     pub needles: usize,
-    /// Per item id: sets of needles of which one each must have been found for the item to be
-    /// true, when every bucket of its target scans them.
-    #[allow(clippy::type_complexity)]
-    pub gates: Vec<Option<Box<[Box<[u32]>]>>>,
+    /// Per item id: where its gate is in `gate_data` (empty: no gate); see [`Index::gate`].
+    pub gate_at: Vec<(u32, u32)>,
+    /// The gates, one after the other: sets of needles of which one each must have been found
+    /// for the item to be true (when every bucket of its target scans them), each set as its
+    /// length then its needles.
+    pub gate_data: Vec<u32>,
 }
 
 /// What the index needs to know of one compiled target.
@@ -167,23 +169,40 @@ impl Index {
             always.sort_unstable();
             always.dedup();
         }
-        idx.gates = vec![None; n_items as usize];
-        for (item, ok) in gate_ok {
-            if let (true, Some(groups)) = (ok, gate_needles.remove(&item)) {
-                let groups: Box<[Box<[u32]>]> = groups
-                    .into_iter()
-                    .map(|mut n| {
-                        n.sort_unstable();
-                        n.dedup();
-                        n.into_boxed_slice()
-                    })
-                    .collect();
-                if let Some(g) = idx.gates.get_mut(item as usize) {
-                    *g = Some(groups);
-                }
+        idx.gate_at = vec![(0, 0); n_items as usize];
+        let mut gated: Vec<(u32, Vec<Vec<u32>>)> = gate_ok
+            .into_iter()
+            .filter(|(_, ok)| *ok)
+            .filter_map(|(item, _)| Some((item, gate_needles.remove(&item)?)))
+            .collect();
+        gated.sort_unstable_by_key(|g| g.0);
+        for (item, groups) in gated {
+            if item as usize >= idx.gate_at.len() || groups.is_empty() {
+                continue;
             }
+            let start = idx.gate_data.len() as u32;
+            for mut n in groups {
+                n.sort_unstable();
+                n.dedup();
+                idx.gate_data.push(n.len() as u32);
+                idx.gate_data.extend(n);
+            }
+            idx.gate_at[item as usize] = (start, idx.gate_data.len() as u32);
         }
         idx
+    }
+
+    /// The gate of item `item`: its sets of needles, each as its length then its needles
+    /// (empty: no gate).
+    #[inline]
+    pub fn gate(&self, item: u32) -> &[u32] {
+        match self.gate_at.get(item as usize) {
+            Some(&(a, b)) => self
+                .gate_data
+                .get(a as usize..b as usize)
+                .unwrap_or_default(),
+            None => &[],
+        }
     }
 
     #[allow(clippy::type_complexity)]

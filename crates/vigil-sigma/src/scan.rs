@@ -21,12 +21,13 @@ use crate::compile::Slot;
 use crate::matcher::{Anchor, Needle};
 
 /// One literal of a field scan.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Pat {
     /// Global id of the (field, literal) needle, stamped when found (for item gates).
     pub needle: u32,
-    /// The targets that need it.
-    pub targets: Box<[u32]>,
+    /// Where the targets that need it are in [`FieldScan::targets`].
+    start: u32,
+    end: u32,
 }
 
 /// An anchored literal: anchor, byte at the anchored end (see [`anchor_key`]), literal,
@@ -48,10 +49,15 @@ pub(crate) struct FieldScan {
     /// number `(s - first_match) * recip >> 32` (exact: `s - first_match` is a multiple of
     /// the stride, below 2^32).
     recip: u64,
-    /// Per match state (in order): the pattern ids that end there.
-    matches: Vec<Box<[u32]>>,
+    /// Per match state (in order): where the pattern ids that end there start in
+    /// `match_pats` (one more entry at the end: where the last ones end).
+    match_at: Vec<u32>,
+    /// The pattern ids of the match states, one state after the other.
+    match_pats: Vec<u32>,
     /// Pattern id → literal.
     pub pats: Vec<Pat>,
+    /// The targets of the literals, one literal after the other.
+    targets: Vec<u32>,
     /// Whether the automaton has literals (else only the anchored ones are checked).
     scans: bool,
     /// Anchored literals, with their pattern ids, sorted by anchor and by the byte at their
@@ -99,14 +105,26 @@ impl FieldScan {
                 &patterns,
             ),
         };
+        let mut all_targets = Vec::new();
         let pats: Vec<Pat> = lits
             .into_iter()
-            .map(|(_, needle, targets)| Pat {
-                needle,
-                targets: targets.into_boxed_slice(),
+            .map(|(_, needle, targets)| {
+                let start = all_targets.len() as u32;
+                all_targets.extend(targets);
+                Pat {
+                    needle,
+                    start,
+                    end: all_targets.len() as u32,
+                }
             })
             .collect();
         let (trans, first_match, matches) = flatten(&full);
+        let mut match_at = vec![0u32];
+        let mut match_pats = Vec::new();
+        for m in &matches {
+            match_pats.extend_from_slice(m);
+            match_at.push(match_pats.len() as u32);
+        }
         Ok(FieldScan {
             slot,
             scans: n_auto > 0,
@@ -115,9 +133,19 @@ impl FieldScan {
             trans,
             first_match,
             recip: (1u64 << 32).div_ceil(full.stride as u64),
-            matches,
+            match_at,
+            match_pats,
             pats,
+            targets: all_targets,
         })
+    }
+
+    /// The targets that need literal `p`.
+    #[inline]
+    pub fn targets(&self, p: &Pat) -> &[u32] {
+        self.targets
+            .get(p.start as usize..p.end as usize)
+            .unwrap_or_default()
     }
 
     /// Number of literals.
@@ -194,9 +222,11 @@ impl FieldScan {
     #[inline(always)]
     fn found(&self, s: usize, job: u32, hits: &mut Vec<(u32, u32)>) {
         if s >= self.first_match {
-            let m = ((s - self.first_match) as u64 * self.recip) >> 32;
-            if let Some(ps) = self.matches.get(m as usize) {
-                hits.extend(ps.iter().map(|p| (job, *p)));
+            let m = (((s - self.first_match) as u64 * self.recip) >> 32) as usize;
+            if let (Some(&a), Some(&b)) = (self.match_at.get(m), self.match_at.get(m + 1)) {
+                if let Some(ps) = self.match_pats.get(a as usize..b as usize) {
+                    hits.extend(ps.iter().map(|p| (job, *p)));
+                }
             }
         }
     }

@@ -445,3 +445,57 @@ fn items_are_gated_on_every_required_literal_set() {
         assert_eq!(hit(&s, &exec(img, cmd)), want, "{img} {cmd:?}");
     }
 }
+
+/// The gates of a target's items are checked before any field is read: through AND, OR,
+/// "N of" and NOT, a closed gate decides only what it implies; answers are those of the naive
+/// evaluation, which has no gates.
+#[test]
+fn gates_checked_first_decide_only_what_they_imply() {
+    let two_of = proc_set(
+        r#"  sel_a:
+    CommandLine|re: 'alpha\d+beta'
+  sel_b:
+    CommandLine|contains|all:
+      - 'gamma'
+      - 'delta'
+  sel_c:
+    Image|endswith: '/z'
+  filter:
+    CommandLine|re: 'omega\s+x'
+  condition: 2 of sel_* and not filter"#,
+    );
+    let cases = [
+        ("/bin/z", "alpha1beta", true),
+        ("/bin/z", "gamma delta", true),
+        ("/bin/y", "alpha1beta gamma delta", true),
+        ("/bin/y", "alpha1beta gamma", false),
+        ("/bin/y", "alphabeta gamma delta", false),
+        ("/bin/z", "alpha1beta omega  x", false),
+        ("/bin/z", "alpha1beta omega", true),
+        ("/bin/z", "omega x", false),
+        ("/bin/z", "", false),
+    ];
+    for (img, cmd, want) in cases {
+        assert_eq!(hit(&two_of, &exec(img, cmd)), want, "{img} {cmd:?}");
+    }
+    let nested = proc_set(
+        r#"  sel_c:
+    Image|endswith: '/z'
+  sel_a:
+    CommandLine|re: 'alpha\d+beta'
+  sel_b:
+    CommandLine|contains|all:
+      - 'gamma'
+      - 'delta'
+  condition: sel_c and (sel_a or sel_b)"#,
+    );
+    for (img, cmd, want) in [
+        ("/bin/z", "nothing", false),
+        ("/bin/z", "alpha2beta", true),
+        ("/bin/z", "gamma x delta", true),
+        ("/bin/z", "gamma", false),
+        ("/bin/y", "alpha2beta", false),
+    ] {
+        assert_eq!(hit(&nested, &exec(img, cmd)), want, "{img} {cmd:?}");
+    }
+}
