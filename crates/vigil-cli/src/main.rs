@@ -341,6 +341,12 @@ fn rules_check(dir: &std::path::Path, json: bool) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` and the like ends quietly when the reader goes away, as with
+    // any Unix tool, instead of panicking on a broken pipe.
+    // SAFETY: resetting a signal's disposition to the default has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
