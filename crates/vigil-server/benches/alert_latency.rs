@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{enroll_many, env_n, percentile, Server};
+use common::{detection_counters, enroll_many, env_n, percentile, Server};
 use vigil_proto::pb::telemetry_client::TelemetryClient;
 use vigil_schema::{Col, Row, Table, Timestamp};
 use vigil_sim::mix::Mix;
@@ -215,25 +215,4 @@ fn main() {
         &loaded,
     );
     detection_counters(&server);
-}
-
-/// What streaming detection did over the run (from `/metrics`).
-fn detection_counters(server: &Server) {
-    let metrics = ureq::get(format!("http://{}/metrics", server.http))
-        .call()
-        .ok()
-        .and_then(|mut r| r.body_mut().read_to_string().ok())
-        .unwrap_or_default();
-    let metric = |name: &str| {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    println!(
-        "detection: {} rows evaluated, {} skipped (queue full), {} alerts created",
-        metric("vigil_detection_events_total"),
-        metric("vigil_detection_events_skipped_total"),
-        metric("vigil_alerts_created_total"),
-    );
 }

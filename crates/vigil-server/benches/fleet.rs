@@ -26,7 +26,9 @@ use vigil_sim::mix::Mix;
 
 mod common;
 
-use common::{enroll_many, env_n, free_port, percentile, raise_fd_limit, usage, Server};
+use common::{
+    detection_metrics, enroll_many, env_n, free_port, percentile, raise_fd_limit, usage, Server,
+};
 
 fn ingest(rt: &tokio::runtime::Runtime) {
     let agents = env_n("FLEET_AGENTS", 4) as usize;
@@ -144,23 +146,10 @@ fn ingest(rt: &tokio::runtime::Runtime) {
         rss0 >> 20,
         rss1 >> 20
     );
-    let metrics = ureq::get(format!("http://{}/metrics", server.http))
-        .call()
-        .ok()
-        .and_then(|mut r| r.body_mut().read_to_string().ok())
-        .unwrap_or_default();
-    let metric = |name: &str| {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let (evaluated, skipped, alerts) = detection_metrics(&server);
     println!(
-        "ingest: streaming detection {} (FLEET_DETECTION): {} rows evaluated, {} skipped (queue full), {} alerts",
+        "ingest: streaming detection {} (FLEET_DETECTION): {evaluated} rows evaluated, {skipped} skipped (queue full), {alerts} alerts",
         if env_n("FLEET_DETECTION", 1) != 0 { "on" } else { "off" },
-        metric("vigil_detection_events_total"),
-        metric("vigil_detection_events_skipped_total"),
-        metric("vigil_alerts_created_total"),
     );
     println!("baseline: JSON-lines encoding alone {json_rate:.0} events/s ({} MB); vigil ingest / JSON encoding = {:.2}", json_bytes >> 20, rate / json_rate);
     clickhouse_reference(&sample_rows, rate);

@@ -67,6 +67,7 @@ fn entity_type(kind: &str) -> &str {
 pub fn rows(alert_id: &str, hit: &NewHit) -> Vec<Row> {
     let at = Timestamp(hit.at_ms.saturating_mul(1_000_000));
     let techniques = serde_json::to_string(&hit.techniques).unwrap_or_default();
+    let categories = serde_json::to_string(&[&hit.category]).unwrap_or_default();
     let mut info = Row::new(Table::AlertInfo);
     info.put(Col::Timestamp, at);
     info.put(Col::AlertId, alert_id);
@@ -89,7 +90,7 @@ pub fn rows(alert_id: &str, hit: &NewHit) -> Vec<Row> {
         r.put(Col::Timestamp, at);
         r.put(Col::AlertId, alert_id);
         r.put(Col::Title, hit.title.as_str());
-        r.put(Col::Categories, format!("[\"{}\"]", hit.category));
+        r.put(Col::Categories, categories.as_str());
         r.put(Col::AttackTechniques, techniques.as_str());
         r.put(Col::ServiceSource, SERVICE_SOURCE);
         r.put(Col::DetectionSource, hit.detection_source.as_str());

@@ -146,21 +146,33 @@ impl TelemetryService {
     }
 }
 
-/// Facts from the last `DeviceInfo` event that the device list shows: platform, version,
-/// kernel. Only that event is decoded here; the store decodes (and checks) them all.
-/// The first event of a table agents may not write (the alert tables), if any.
-fn server_only_event(events: &WireEvents) -> Option<(usize, Table)> {
-    (0..events.len()).find_map(|i| {
-        wire::peek_table(events.event(i))
-            .filter(|t| !t.written_by_agents())
-            .map(|t| (i, t))
-    })
+/// What one pass over a batch's event headers finds: the first event of a table agents may
+/// not write (the alert tables), and the last `DeviceInfo` event.
+struct Peeked {
+    server_only: Option<(usize, Table)>,
+    device_info: Option<usize>,
 }
 
-fn device_info(events: &WireEvents) -> Option<(String, String, String)> {
-    let last = (0..events.len())
-        .rev()
-        .find(|&i| wire::peek_table(events.event(i)) == Some(Table::DeviceInfo))?;
+fn peek(events: &WireEvents) -> Peeked {
+    let mut p = Peeked {
+        server_only: None,
+        device_info: None,
+    };
+    for i in 0..events.len() {
+        match wire::peek_table(events.event(i)) {
+            Some(Table::DeviceInfo) => p.device_info = Some(i),
+            Some(t) if !t.written_by_agents() && p.server_only.is_none() => {
+                p.server_only = Some((i, t))
+            }
+            _ => {}
+        }
+    }
+    p
+}
+
+/// Facts from the `DeviceInfo` event at `last` that the device list shows: platform, version,
+/// kernel. Only that event is decoded here; the store decodes (and checks) them all.
+fn device_info(events: &WireEvents, last: usize) -> Option<(String, String, String)> {
     let info = wire::decode_event(events.event(last), last).ok()?;
     let s = |c| info.get_str(c).unwrap_or_default().to_string();
     let kernel = info
@@ -202,7 +214,8 @@ impl Telemetry for TelemetryService {
                     batch.boot_id, batch.first_seq
                 ))
             })?;
-            if let Some((i, table)) = server_only_event(&events) {
+            let peeked = peek(&events);
+            if let Some((i, table)) = peeked.server_only {
                 ctx.metrics
                     .batches_refused
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -213,7 +226,7 @@ impl Telemetry for TelemetryService {
                     table.name()
                 )));
             }
-            let info = device_info(&events);
+            let info = peeked.device_info.and_then(|i| device_info(&events, i));
             // The store gives every row the certificate's DeviceId, whatever the rows claim.
             let (outcome, stored_rows) = ctx
                 .store

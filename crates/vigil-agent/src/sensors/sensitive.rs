@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// At most this many files are watched (the kernel map's size).
 pub const MAX_FILES: usize = 256;
@@ -49,7 +49,7 @@ fn wildcard(pattern: &str, name: &str) -> bool {
     true
 }
 
-/// The regular files a pattern names now (public keys, `*.pub`, are never sensitive).
+/// The paths a pattern names now (public keys, `*.pub`, are never sensitive).
 fn expand(pattern: &str, out: &mut Vec<PathBuf>) {
     let mut current = vec![PathBuf::from("/")];
     for comp in pattern.split('/').filter(|c| !c.is_empty()) {
@@ -72,9 +72,11 @@ fn expand(pattern: &str, out: &mut Vec<PathBuf>) {
         }
         current = next;
     }
-    out.extend(current.into_iter().filter(|p| {
-        !p.to_string_lossy().ends_with(".pub") && p.metadata().is_ok_and(|m| m.is_file())
-    }));
+    out.extend(
+        current
+            .into_iter()
+            .filter(|p| !p.to_string_lossy().ends_with(".pub")),
+    );
 }
 
 /// The files the patterns name now, by kernel identity (at most [`MAX_FILES`]).
@@ -85,7 +87,7 @@ pub fn resolve(patterns: &[String]) -> BTreeSet<FileId> {
     }
     paths
         .iter()
-        .filter_map(|p: &PathBuf| Path::new(p).metadata().ok())
+        .filter_map(|p| p.metadata().ok().filter(|m| m.is_file()))
         .map(|m| FileId::of(&m))
         .take(MAX_FILES)
         .collect()

@@ -141,10 +141,7 @@ impl Stack {
     }
 
     pub fn get(&self, path: &str) -> Value {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent = http();
         let mut r = agent
             .get(format!("{}{path}", self.api))
             .header("Authorization", format!("Bearer {}", self.token))
@@ -156,10 +153,7 @@ impl Stack {
 
     /// The single number a one-row SQL query returns.
     pub fn sql_count(&self, sql: &str) -> i64 {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent = http();
         let mut r = agent
             .post(format!("{}/api/v1/events/sql", self.api))
             .header("Authorization", format!("Bearer {}", self.token))
@@ -235,6 +229,14 @@ impl Stack {
         std::fs::create_dir_all(&p).expect("scratch dir");
         p
     }
+}
+
+/// An HTTP client that returns error statuses as responses (the tests check them).
+fn http() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
 }
 
 pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {

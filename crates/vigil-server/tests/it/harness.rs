@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use vigil_schema::Row;
+use vigil_schema::{Col, Row, Table, Timestamp};
 use vigil_uplink::spool::SpoolOptions;
 use vigil_uplink::{EnrollParams, Enrollment, Uplink, UplinkOptions};
 
@@ -43,25 +43,51 @@ impl Api {
             .into()
     }
 
-    /// POST and return (status, body).
-    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let mut r = Self::agent()
-            .post(format!("{}{path}", self.base))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .send_json(&body)
-            .unwrap();
+    /// `method` (GET, POST, PATCH, DELETE) with an optional JSON body; (status, body).
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let agent = Self::agent();
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {}", self.token);
+        let mut r = match (method, body) {
+            ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
+            ("DELETE", _) => agent.delete(&url).header("Authorization", &auth).call(),
+            ("POST", b) => agent
+                .post(&url)
+                .header("Authorization", &auth)
+                .send_json(b.unwrap_or(Value::Null)),
+            ("PATCH", b) => agent
+                .patch(&url)
+                .header("Authorization", &auth)
+                .send_json(b.unwrap_or(Value::Null)),
+            (m, _) => panic!("no {m} in the test API client"),
+        }
+        .unwrap();
         let status = r.status().as_u16();
         (status, r.body_mut().read_json().unwrap_or(Value::Null))
     }
 
+    /// POST and return (status, body).
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(body))
+    }
+
     pub fn get(&self, path: &str) -> (u16, Value) {
-        let mut r = Self::agent()
-            .get(format!("{}{path}", self.base))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .call()
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+        self.call("GET", path, None)
+    }
+
+    pub fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("PATCH", path, Some(body))
+    }
+
+    pub fn delete(&self, path: &str) -> (u16, Value) {
+        self.call("DELETE", path, None)
+    }
+
+    /// Alerts, with an optional query string (`?status=New`).
+    pub fn alerts(&self, query: &str) -> Vec<Value> {
+        let (st, v) = self.get(&format!("/api/v1/alerts{query}"));
+        assert_eq!(st, 200, "{v}");
+        v.as_array().cloned().unwrap_or_default()
     }
 
     /// A fresh enrolment token's secret.
@@ -194,6 +220,35 @@ impl Fixture {
     pub fn agent_dir(&self) -> PathBuf {
         self.dir.path().join("a")
     }
+}
+
+/// The id of a built-in rule, read from its file (the content is data, not code).
+pub fn rule_id(rel: &str) -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../content/rules/linux/").to_string() + rel;
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap_or_else(|| panic!("{path} has an id"))
+        .trim()
+        .to_string()
+}
+
+/// A process creation: `image` run as `cmd` by `parent`, as `user`.
+pub fn exec(image: &str, cmd: &str, parent: &str, user: &str, pid: i64) -> Row {
+    let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+    let mut r = Row::event(
+        Table::DeviceProcessEvents,
+        "ProcessCreated",
+        Timestamp::now(),
+    );
+    r.put(Col::FolderPath, image);
+    r.put(Col::FileName, base(image));
+    r.put(Col::ProcessCommandLine, cmd);
+    r.put(Col::InitiatingProcessFolderPath, parent);
+    r.put(Col::InitiatingProcessFileName, base(parent));
+    r.put(Col::AccountName, user);
+    r.put(Col::ProcessId, pid);
+    r
 }
 
 /// The event tables the simulator fills.

