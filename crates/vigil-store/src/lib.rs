@@ -47,6 +47,7 @@
 mod dedupe;
 mod engine;
 mod hot;
+mod kql_fns;
 mod output;
 mod partition;
 mod query;

@@ -152,6 +152,7 @@ pub(crate) fn new_context(shared: &Arc<Shared>) -> Result<SessionContext, StoreE
     // MDE names are CamelCase: keep unquoted identifiers as written.
     config.options_mut().sql_parser.enable_ident_normalization = false;
     let ctx = SessionContext::new_with_config(config);
+    crate::kql_fns::register(&ctx);
     for &table in Table::ALL {
         let provider = StoreTable {
             table,
