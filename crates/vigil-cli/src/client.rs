@@ -30,24 +30,47 @@ impl Api {
         })
     }
 
+    /// The status and JSON body of an answer (a body that is not JSON becomes a string).
+    fn answer(
+        &self,
+        what: &str,
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<(u16, Value)> {
+        let mut resp =
+            resp.map_err(|e| anyhow!("cannot reach the server at {}: {e}", self.base))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .with_context(|| format!("cannot read the answer to {what}"))?;
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, v))
+    }
+
     fn finish(
         &self,
         what: &str,
         resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Value> {
-        let mut resp =
-            resp.map_err(|e| anyhow!("cannot reach the server at {}: {e}", self.base))?;
-        let status = resp.status();
-        let text = resp
-            .body_mut()
-            .read_to_string()
-            .with_context(|| format!("cannot read the answer to {what}"))?;
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
-        if !status.is_success() {
-            let msg = v["error"].as_str().map(str::to_string).unwrap_or(text);
-            bail!("{what}: {msg} (HTTP {})", status.as_u16());
+        let (status, v) = self.answer(what, resp)?;
+        if !(200..300).contains(&status) {
+            let msg = v["error"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            bail!("{what}: {msg} (HTTP {status})");
         }
         Ok(v)
+    }
+
+    /// POST and return the status with the body, whatever the status.
+    pub fn post_status(&self, path: &str, body: &Value) -> Result<(u16, Value)> {
+        let resp = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .send_json(body);
+        self.answer(&format!("POST {path}"), resp)
     }
 
     pub fn get(&self, path: &str) -> Result<Value> {

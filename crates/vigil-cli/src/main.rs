@@ -3,6 +3,8 @@
 
 mod alerts;
 mod client;
+mod detections;
+mod hunt;
 mod rules;
 mod table;
 mod up;
@@ -61,7 +63,12 @@ enum Cmd {
     Suppressions(rules::SuppressionsCmd),
     /// Start a server on the embedded store and an agent on this host enrolled with it.
     Up(up::UpArgs),
-    /// KQL hunting (not supported yet).
+    /// Advanced hunting: KQL over the MDE-compatible tables.
+    Hunt(hunt::HuntArgs),
+    /// Custom detection rules: hunting queries on a schedule that raise alerts.
+    #[command(subcommand)]
+    Detections(detections::DetectionsCmd),
+    /// Verbs that are not built yet.
     #[command(external_subcommand)]
     Other(Vec<String>),
 }
@@ -301,10 +308,12 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Rules(RulesCmd::List { json }) => rules::list(&api(&cli.conn)?, json),
         Cmd::Rules(RulesCmd::Enable { id }) => rules::switch(&api(&cli.conn)?, &id, true),
         Cmd::Rules(RulesCmd::Disable { id }) => rules::switch(&api(&cli.conn)?, &id, false),
+        Cmd::Hunt(args) => hunt::hunt(|| api(&cli.conn), args),
+        Cmd::Detections(d) => detections::detections(&api(&cli.conn)?, d),
         Cmd::Other(args) => {
             let verb = args.first().map(String::as_str).unwrap_or("");
             match verb {
-                "hunt" | "indicators" | "action" | "live" => {
+                "indicators" | "action" | "live" => {
                     bail!("`vigil {verb}` is not supported yet (see the README's list of what is built)")
                 }
                 _ => bail!("unknown command {verb:?}; see `vigil --help`"),

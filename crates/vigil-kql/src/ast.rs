@@ -18,9 +18,16 @@ pub enum Statement {
     /// returned. Only the last one is the query's result; KQL allows several (batches).
     Expr(Expr),
     /// `set name = value;` (query options): accepted and ignored with a warning.
-    Set { name: Ident, value: Option<Expr>, span: Span },
+    Set {
+        name: Ident,
+        value: Option<Expr>,
+        span: Span,
+    },
     /// `declare query_parameters(...)`: parsed; parameters take their defaults.
-    DeclareParams { params: Vec<Param>, span: Span },
+    DeclareParams {
+        params: Vec<Param>,
+        span: Span,
+    },
 }
 
 /// `let name = value;`
@@ -93,37 +100,86 @@ pub enum ExprKind {
     /// `$left` / `$right` (inside join conditions).
     JoinSide(JoinSide),
     /// `a.b` (dynamic property or `$left.Col`).
-    Member { base: Box<Expr>, member: Ident },
+    Member {
+        base: Box<Expr>,
+        member: Ident,
+    },
     /// `a[expr]` (dynamic index or property by string).
-    Index { base: Box<Expr>, index: Box<Expr> },
+    Index {
+        base: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `name(args)`; also aggregation calls inside `summarize`. Named arguments
     /// (`kind = x`) do not occur in function calls and are not represented.
-    Call { name: Ident, args: Vec<Expr> },
-    Unary { op: UnaryOp, operand: Box<Expr> },
-    Binary { op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Call {
+        name: Ident,
+        args: Vec<Expr>,
+    },
+    Unary {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `x between (lo .. hi)` / `x !between (lo .. hi)`.
-    Between { expr: Box<Expr>, lo: Box<Expr>, hi: Box<Expr>, negated: bool },
+    Between {
+        expr: Box<Expr>,
+        lo: Box<Expr>,
+        hi: Box<Expr>,
+        negated: bool,
+    },
     /// `x in (a, b)`, `x !in (...)`, `x in~ (...)`, `x !in~ (...)`, `x has_any (...)`,
     /// `x has_all (...)`: the list items may be scalars or one tabular expression.
-    InList { expr: Box<Expr>, op: ListOp, items: Vec<Expr> },
+    InList {
+        expr: Box<Expr>,
+        op: ListOp,
+        items: Vec<Expr>,
+    },
     /// `( expr )` kept to preserve spans; no semantic meaning.
     Paren(Box<Expr>),
     /// `src | op | op ...`: the source (a table name, a call like `datatable(...)`, or a
     /// parenthesised tabular expression) and the operators in order.
-    Pipe { source: Box<Expr>, ops: Vec<Operator> },
+    Pipe {
+        source: Box<Expr>,
+        ops: Vec<Operator>,
+    },
     /// `datatable (Col: type, ...) [ values ]`.
-    Datatable { columns: Vec<(Ident, TypeName)>, values: Vec<Expr> },
+    Datatable {
+        columns: Vec<(Ident, TypeName)>,
+        values: Vec<Expr>,
+    },
     /// `range Col from a to b step c` (as a source).
-    Range { column: Ident, from: Box<Expr>, to: Box<Expr>, step: Box<Expr> },
+    Range {
+        column: Ident,
+        from: Box<Expr>,
+        to: Box<Expr>,
+        step: Box<Expr>,
+    },
     /// `print a, b = x` (as a source).
-    Print { columns: Vec<NamedExpr> },
+    Print {
+        columns: Vec<NamedExpr>,
+    },
     /// `union [kind=inner|outer] [withsource=Col] T1, T2, ...` (as a source).
     Union(Union),
     /// `search [in (T1, T2)] predicate` (as a source, or as an operator: see `Operator`).
-    Search { tables: Vec<Ident>, predicate: Box<Expr> },
+    Search {
+        tables: Vec<Ident>,
+        predicate: Box<Expr>,
+    },
+    /// `*` as an argument (`arg_max(Timestamp, *)`, `take_any(*)`, `distinct *`) or as the
+    /// left side of a term search (`where * has "x"`).
+    Star,
+    /// A part of the query that failed to parse (a syntax diagnostic was reported for it);
+    /// only in trees returned together with errors.
+    Error,
     /// `find ...` and other sources Vigil parses but cannot run are kept as
     /// `Unsupported` with the keyword; the checker reports them.
-    Unsupported { what: String },
+    Unsupported {
+        what: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,6 +360,8 @@ pub struct Operator {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+// Operators are built once per query: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum OperatorKind {
     /// `where` / `filter`.
     Where(Expr),
@@ -325,7 +383,10 @@ pub enum OperatorKind {
     Count,
     Distinct(Vec<NamedExpr>),
     /// `top N by key [asc|desc] [nulls ...]`.
-    Top { count: Expr, key: SortKey },
+    Top {
+        count: Expr,
+        key: SortKey,
+    },
     /// `top-nested N of Col by Agg [asc|desc], top-nested ...`.
     TopNested(Vec<TopNestedLevel>),
     /// `take` / `limit`.
@@ -388,9 +449,15 @@ pub enum OperatorKind {
     /// `serialize [Name = expr, ...]`.
     Serialize(Vec<NamedExpr>),
     /// `render chart [with (...)]`: the chart kind and the raw `with` text.
-    Render { chart: Ident, with: Option<String> },
+    Render {
+        chart: Ident,
+        with: Option<String>,
+    },
     /// `invoke f(args)`.
-    Invoke { function: Ident, args: Vec<Expr> },
+    Invoke {
+        function: Ident,
+        args: Vec<Expr>,
+    },
     /// `as Name` (names the result for `union withsource`); accepted.
     As(Ident),
     /// `search predicate` as an operator.
@@ -402,7 +469,9 @@ pub enum OperatorKind {
     /// `extend` of `row_number()` etc. are ordinary `Extend`s; this is any operator the parser
     /// recognises but Vigil does not implement (`fork`, `facet`, `reduce`, `sample-distinct`,
     /// ...): the checker reports "not supported yet" with its span.
-    Unsupported { name: String },
+    Unsupported {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

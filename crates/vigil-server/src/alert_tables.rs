@@ -26,10 +26,13 @@ pub struct AlertTables {
 }
 
 impl AlertTables {
-    pub fn new(store: Store) -> AlertTables {
+    /// A writer whose rows are numbered apart from other writers' (`source` names it).
+    pub fn new(store: Store, source: &str) -> AlertTables {
+        static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         AlertTables {
             store,
-            boot_id: format!("alerts-{}", crate::now_ms()),
+            boot_id: format!("{source}-{}-{n}", crate::now_ms()),
             next_seq: HashMap::new(),
         }
     }

@@ -4,7 +4,8 @@
 //! name is the actor recorded in comments and the audit log.
 //!
 //! Alerts and incidents (triage) are in `api/alerts.rs`; rules and suppressions in
-//! `api/rules.rs`; `api/body.rs` reads JSON bodies field by field so that errors name the field.
+//! `api/rules.rs`; KQL hunting and saved queries in `api/hunt.rs`; custom detections in
+//! `api/custom.rs`; `api/body.rs` reads JSON bodies field by field so that errors name the field.
 //!
 //! **Invariant:** only this module and `grpc.rs` turn internal types into wire shapes.
 
@@ -24,6 +25,8 @@ use crate::{now_ms, Ctx};
 
 mod alerts;
 mod body;
+mod custom;
+mod hunt;
 mod rules;
 
 /// An API error: a status and a message naming the problem.
@@ -88,6 +91,8 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .route("/api/v1/events/sql", post(events_sql))
         .merge(alerts::routes())
         .merge(rules::routes())
+        .merge(hunt::routes())
+        .merge(custom::routes())
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .with_state(ctx)
 }

@@ -87,7 +87,7 @@ impl Detector {
     ) -> Detector {
         let (tx, rx) = sync_channel(QUEUE);
         let m = Arc::clone(&metrics);
-        let tables = AlertTables::new(store);
+        let tables = AlertTables::new(store, "alerts");
         std::thread::Builder::new()
             .name("vigil-detect".into())
             .spawn(move || worker(rules, state, tables, runtime, m, rx))

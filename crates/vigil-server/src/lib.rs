@@ -12,8 +12,10 @@ pub mod alert_tables;
 pub mod api;
 pub mod bootstrap;
 pub mod config;
+pub mod custom;
 pub mod detect;
 pub mod grpc;
+pub mod hunt;
 pub mod metrics;
 pub mod tls;
 
@@ -175,6 +177,10 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         }
     }));
 
+    tasks.push(tokio::spawn(custom::runner(
+        Arc::clone(&ctx),
+        stop_rx.clone(),
+    )));
     tasks.push(tokio::spawn(maintenance(Arc::clone(&ctx), stop_rx)));
 
     Ok(RunningServer {

@@ -9,7 +9,7 @@
 //!   in both engines);
 //! - all SQL of an entity lives in that entity's module, beside its methods on [`StateStore`]:
 //!   `enrollment.rs`, `devices.rs`, `api_tokens.rs`, `users.rs`, `alerts.rs`, `incidents.rs`,
-//!   `suppressions.rs`, `rules.rs`; `lifecycle.rs` holds what alerts and incidents share
+//!   `suppressions.rs`, `rules.rs`, `saved_queries.rs`, `custom_detections.rs`; `lifecycle.rs` holds what alerts and incidents share
 //!   (status, classification, comments, the audit log);
 //! - the schema is created and upgraded by our own small runner (`migrate.rs`), not by a
 //!   backend's tooling.
@@ -22,6 +22,7 @@
 
 mod alerts;
 mod api_tokens;
+mod custom_detections;
 mod devices;
 mod enrollment;
 mod error;
@@ -29,6 +30,7 @@ mod incidents;
 mod lifecycle;
 mod migrate;
 mod rules;
+mod saved_queries;
 mod secret;
 mod suppressions;
 mod users;
@@ -45,6 +47,9 @@ use sqlx::sqlite::{
 
 pub use alerts::{Alert, AlertFilter, NewHit, Recorded, SEVERITIES};
 pub use api_tokens::{ApiToken, API_TOKEN_PREFIX};
+pub use custom_detections::{
+    schedule_period_ms, CustomDetection, NewCustomDetection, AUTO_ACTIONS, SCHEDULES,
+};
 pub use devices::{Device, DeviceSeen, NewDevice};
 pub use enrollment::{EnrollmentToken, ENROLLMENT_TOKEN_PREFIX};
 pub use error::{format_unix_ms, DeviceAuthError, RedeemError, StateError};
@@ -54,6 +59,7 @@ pub use lifecycle::{
 };
 pub use migrate::AppliedMigration;
 pub use rules::RuleState;
+pub use saved_queries::{SavedQuery, MAX_QUERY_BYTES};
 pub use suppressions::{
     wildcard_match, NewSuppression, Suppression, SUPPRESSION_ACTIONS, SUPPRESSION_KEYS,
 };

@@ -76,11 +76,14 @@ pub struct StoreOptions {
     pub hot_max_age: Duration,
     /// Days of data kept; partitions older are deleted by `apply_retention` (0 = keep forever).
     pub retention_days: u32,
+    /// Memory all running queries may use together (default 2 GiB); a query that needs more
+    /// fails with "resources exhausted".
+    pub query_memory_bytes: usize,
 }
 
 impl StoreOptions {
     /// Options with the defaults: 500,000 hot rows per table, 256 MiB of hot rows in all,
-    /// 30 s, retention 30 days.
+    /// 30 s, retention 30 days, 2 GiB of query memory.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         StoreOptions {
             dir: dir.into(),
@@ -88,6 +91,7 @@ impl StoreOptions {
             hot_max_bytes: 256 << 20,
             hot_max_age: Duration::from_secs(30),
             retention_days: 30,
+            query_memory_bytes: 2 << 30,
         }
     }
 }

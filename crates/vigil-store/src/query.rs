@@ -29,6 +29,7 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{utils::conjunction, BinaryExpr, Expr, Operator};
 use datafusion::logical_expr::{Between, TableProviderFilterPushDown};
 use datafusion::object_store::path::Path as ObjectPath;
@@ -36,6 +37,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::StreamExt;
 use vigil_schema::{arrow::arrow_schema, Col, Table};
 
 use crate::hot::HotTable;
@@ -147,11 +149,25 @@ tokio::task_local! {
 }
 
 /// The session that runs queries, with one provider per table.
-pub(crate) fn new_context(shared: &Arc<Shared>) -> Result<SessionContext, StoreError> {
+pub(crate) fn new_context(
+    shared: &Arc<Shared>,
+    memory_bytes: usize,
+) -> Result<SessionContext, StoreError> {
     let mut config = SessionConfig::new().with_information_schema(true);
     // MDE names are CamelCase: keep unquoted identifiers as written.
     config.options_mut().sql_parser.enable_ident_normalization = false;
-    let ctx = SessionContext::new_with_config(config);
+    // Compiled KQL nests one derived table per operator.
+    config.options_mut().sql_parser.recursion_limit = 256;
+    // Queries share one memory budget; one that needs more fails ("resources exhausted")
+    // instead of taking the server's memory.
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(memory_bytes, 1.0)
+        .build_arc()
+        .map_err(|e| StoreError::Sql {
+            query: String::new(),
+            message: format!("cannot build the query runtime: {e}"),
+        })?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
     crate::kql_fns::register(&ctx);
     for &table in Table::ALL {
         let provider = StoreTable {
@@ -168,12 +184,14 @@ pub(crate) fn new_context(shared: &Arc<Shared>) -> Result<SessionContext, StoreE
     Ok(ctx)
 }
 
-/// Run `query` read-only over one snapshot of the store.
+/// Run `query` read-only over one snapshot of the store; with `max_rows`, stop after that
+/// many rows and say whether more were left.
 pub(crate) async fn run(
     ctx: &SessionContext,
     shared: &Shared,
     query: &str,
-) -> Result<Vec<RecordBatch>, StoreError> {
+    max_rows: Option<usize>,
+) -> Result<(Vec<RecordBatch>, bool), StoreError> {
     let snapshot = Arc::new(shared.snapshot());
     let options = datafusion::execution::context::SQLOptions::new()
         .with_allow_ddl(false)
@@ -185,7 +203,23 @@ pub(crate) async fn run(
                 .sql_with_options(query, options)
                 .await
                 .map_err(|e| sql_error(query, e))?;
-            df.collect().await.map_err(|e| sql_error(query, e))
+            let Some(max) = max_rows else {
+                let all = df.collect().await.map_err(|e| sql_error(query, e))?;
+                return Ok((all, false));
+            };
+            let mut stream = df.execute_stream().await.map_err(|e| sql_error(query, e))?;
+            let mut out = Vec::new();
+            let mut rows = 0usize;
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(|e| sql_error(query, e))?;
+                if rows + batch.num_rows() > max {
+                    out.push(batch.slice(0, max - rows));
+                    return Ok((out, true));
+                }
+                rows += batch.num_rows();
+                out.push(batch);
+            }
+            Ok((out, false))
         })
         .await
 }

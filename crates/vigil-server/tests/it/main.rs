@@ -5,5 +5,7 @@ mod detection;
 mod durability;
 mod enrolment;
 mod harness;
+mod hunt_api;
+mod hunting;
 mod ingest;
 mod triage;

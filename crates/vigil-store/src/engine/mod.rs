@@ -295,7 +295,19 @@ impl Store {
 
     /// Run read-only SQL over the tables (hot rows and Parquet files together).
     pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>, StoreError> {
-        query::run(&self.inner.ctx, &self.inner.shared, query).await
+        query::run(&self.inner.ctx, &self.inner.shared, query, None)
+            .await
+            .map(|(batches, _)| batches)
+    }
+
+    /// Like [`Store::sql`], but stop reading after `max_rows` rows; the flag says whether
+    /// rows were left out. The query's order is kept.
+    pub async fn sql_capped(
+        &self,
+        query: &str,
+        max_rows: usize,
+    ) -> Result<(Vec<RecordBatch>, bool), StoreError> {
+        query::run(&self.inner.ctx, &self.inner.shared, query, Some(max_rows)).await
     }
 
     /// Write the hot rows to Parquet, commit the manifest, then delete the WAL segments.

@@ -174,7 +174,7 @@ pub(super) fn open(opts: StoreOptions) -> Result<Store, StoreError> {
         view: RwLock::new(view),
         durable: AtomicU64::new(lsn),
     });
-    let ctx = query::new_context(&shared)?;
+    let ctx = query::new_context(&shared, opts.query_memory_bytes)?;
     let n_old = old_segments.len();
     Ok(Store {
         inner: Arc::new(Inner {

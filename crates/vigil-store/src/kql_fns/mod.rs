@@ -13,9 +13,11 @@
 //! pattern (regex, term, format) and is a scalar, it is compiled once per batch, not per row.
 //! Bad patterns are a planning/execution error naming the pattern, never a panic.
 //!
-//! Files: `strings.rs` (terms, case-insensitive comparison, regex, encodings, parsing of URLs,
-//! paths and command lines, IPv4, hashes), `dynamic.rs` (JSON values), `time.rs` (datetimes
-//! and timespans), `aggregate.rs` (aggregations returning dynamic).
+//! Files: `strings/` (`terms.rs` term and case-insensitive matching, `regex_fns.rs`,
+//! `text.rs` substrings, splitting, encodings and hashes, `parse.rs` URLs, paths and command
+//! lines, `ip.rs`), `dynamic/` (JSON values, `mv-expand` elements, arrays and bags), `time/`
+//! (bins, calendar arithmetic, parsing and formats), `aggregate.rs` (aggregations returning
+//! dynamic).
 
 use datafusion::execution::context::SessionContext;
 

@@ -1,0 +1,1 @@
+SELECT "ProcessId" FROM (SELECT "ProcessId", row_number() OVER (ORDER BY "ProcessId" ASC NULLS FIRST) AS "__ord" FROM (SELECT "ProcessId" AS "ProcessId" FROM (SELECT "FileName", "ProcessId" FROM (SELECT coalesce("FileName", '') AS "FileName", "ProcessId" FROM "DeviceProcessEvents") AS t1 WHERE ("FileName" = 'curl')) AS t2) AS t3) AS t4 ORDER BY "__ord" ASC NULLS LAST

@@ -1,0 +1,1 @@
+SELECT "FileName" AS "FileName", false AS "IsNull", ("ProcessCommandLine" = '') AS "Equal" FROM (SELECT "FileName", "ProcessCommandLine" FROM (SELECT coalesce("FileName", '') AS "FileName", coalesce("ProcessCommandLine", '') AS "ProcessCommandLine" FROM "DeviceProcessEvents") AS t1 WHERE (coalesce("ProcessCommandLine", '') = '')) AS t2

@@ -1,0 +1,1 @@
+SELECT count(1) AS "Count" FROM (SELECT "Timestamp" FROM (SELECT "Timestamp" FROM "DeviceProcessEvents") AS t1 WHERE ("Timestamp" > arrow_cast(CAST(1795435200000000000 AS BIGINT), 'Timestamp(Nanosecond, Some("UTC"))'))) AS t2

@@ -1,0 +1,1 @@
+SELECT "RemotePort" FROM (SELECT "RemotePort" AS "RemotePort", "__ord" AS "__ord" FROM (SELECT "RemotePort", row_number() OVER (ORDER BY "RemotePort" DESC NULLS LAST) AS "__ord" FROM (SELECT "RemotePort" FROM (SELECT "RemotePort" FROM "DeviceNetworkEvents") AS t1 ORDER BY "RemotePort" DESC NULLS LAST LIMIT 2) AS t2) AS t3) AS t4 ORDER BY "__ord" ASC NULLS LAST

@@ -1,0 +1,1 @@
+SELECT "ProcessId" FROM (SELECT "ProcessId" AS "ProcessId", "__ord" AS "__ord" FROM (SELECT "ProcessId", row_number() OVER (ORDER BY "ProcessId" ASC NULLS FIRST) AS "__ord" FROM (SELECT "ProcessId" FROM (SELECT "ProcessId" FROM "DeviceProcessEvents") AS t1 ORDER BY "ProcessId" ASC NULLS FIRST LIMIT 3) AS t2) AS t3) AS t4 ORDER BY "__ord" ASC NULLS LAST

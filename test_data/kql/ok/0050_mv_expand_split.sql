@@ -1,0 +1,1 @@
+SELECT kql_dyn_to_string("part") AS "part" FROM (SELECT "part" FROM (SELECT unnest(kql_json_elements("part")) AS "part" FROM (SELECT kql_split("s", ',') AS "part" FROM (SELECT 'a,b,c' AS "s") AS t1) AS t2) AS t3) AS t4

@@ -1,0 +1,1 @@
+SELECT kql_dyn_to_string(kql_dyn_get("j", 'user')) AS "user", kql_dyn_to_int(kql_dyn_get(kql_dyn_get("j", 'ids'), 1)) AS "second", kql_array_length(kql_dyn_get("j", 'ids')) AS "n", kql_bag_pack('k', kql_to_json(1)) AS "bag" FROM (SELECT kql_parse_json('{"user": "root", "ids": [1, 2, 3]}') AS "j") AS t1

@@ -1,0 +1,1 @@
+SELECT kql_extract('(\d+\.\d+\.\d+\.\d+)', 1, "ProcessCommandLine") AS "Ip", replace("ProcessCommandLine", 'http://', 'hxxp://') AS "Clean" FROM (SELECT "ProcessId", "ProcessCommandLine" FROM (SELECT "ProcessId", coalesce("ProcessCommandLine", '') AS "ProcessCommandLine" FROM "DeviceProcessEvents") AS t1 WHERE ("ProcessId" = 101)) AS t2

@@ -1,0 +1,1 @@
+SELECT "ProcessId" AS "ProcessId" FROM (SELECT "Timestamp", "ProcessId" FROM (SELECT "Timestamp", "ProcessId" FROM "DeviceProcessEvents") AS t1 WHERE ("Timestamp" = (SELECT "max_Timestamp" FROM (SELECT "max_Timestamp" AS "max_Timestamp" FROM (SELECT max("Timestamp") AS "max_Timestamp" FROM (SELECT "Timestamp" FROM "DeviceProcessEvents") AS t2) AS t3) AS t4 LIMIT 1))) AS t5

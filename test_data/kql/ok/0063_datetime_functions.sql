@@ -1,0 +1,1 @@
+SELECT kql_startof('day', "d") AS "day", kql_startof('month', "d") AS "month", kql_format_datetime("d", 'yyyy-MM-dd HH:mm') AS "fmt", kql_datetime_diff('hour', "d", kql_startof('day', "d")) AS "diff", kql_datetime_add('day', 1, "d") AS "later" FROM (SELECT arrow_cast(CAST(1795527910000000000 AS BIGINT), 'Timestamp(Nanosecond, Some("UTC"))') AS "d") AS t1

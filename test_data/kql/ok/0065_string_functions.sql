@@ -1,0 +1,1 @@
+SELECT lower("s") AS "lower", kql_trim('\s', "s") AS "trimmed", CAST(character_length("s") AS BIGINT) AS "len", kql_substring("s", 2, 5) AS "sub", kql_indexof("s", 'World') AS "idx", kql_base64_encode('hi') AS "b64" FROM (SELECT '  Hello World  ' AS "s") AS t1

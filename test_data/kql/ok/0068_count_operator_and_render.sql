@@ -1,0 +1,1 @@
+SELECT "ActionType", "n" FROM (SELECT "ActionType", "n", row_number() OVER (ORDER BY "ActionType" ASC NULLS FIRST) AS "__ord" FROM (SELECT "ActionType" AS "ActionType", count(1) AS "n" FROM (SELECT coalesce("ActionType", '') AS "ActionType" FROM "DeviceFileEvents") AS t1 GROUP BY "ActionType") AS t2) AS t3 ORDER BY "__ord" ASC NULLS LAST
