@@ -117,7 +117,7 @@ impl Scalar {
     /// This expression with each subquery relation replaced by `f(rel, in_list)`, where
     /// `in_list` tells an `x in (subquery)` list from a scalar subquery.
     pub fn map_subqueries(self, f: &mut dyn FnMut(Rel, bool) -> Rel) -> Scalar {
-        fn bx(e: Box<Scalar>, f: &mut dyn FnMut(Rel, bool) -> Rel) -> Box<Scalar> {
+        fn bx(e: Scalar, f: &mut dyn FnMut(Rel, bool) -> Rel) -> Box<Scalar> {
             Box::new(e.map_subqueries(f))
         }
         match self {
@@ -142,20 +142,20 @@ impl Scalar {
                 filter: filter.map(|x| Box::new(x.map_subqueries(f))),
             },
             Scalar::Bin { op, lhs, rhs } => {
-                let lhs = bx(lhs, f);
+                let lhs = bx(*lhs, f);
                 Scalar::Bin {
                     op,
                     lhs,
-                    rhs: bx(rhs, f),
+                    rhs: bx(*rhs, f),
                 }
             }
-            Scalar::Not(e) => Scalar::Not(bx(e, f)),
-            Scalar::Neg(e) => Scalar::Neg(bx(e, f)),
-            Scalar::IsNull(e) => Scalar::IsNull(bx(e, f)),
-            Scalar::TsToNanos(e) => Scalar::TsToNanos(bx(e, f)),
-            Scalar::NanosToTs(e) => Scalar::NanosToTs(bx(e, f)),
+            Scalar::Not(e) => Scalar::Not(bx(*e, f)),
+            Scalar::Neg(e) => Scalar::Neg(bx(*e, f)),
+            Scalar::IsNull(e) => Scalar::IsNull(bx(*e, f)),
+            Scalar::TsToNanos(e) => Scalar::TsToNanos(bx(*e, f)),
+            Scalar::NanosToTs(e) => Scalar::NanosToTs(bx(*e, f)),
             Scalar::Cast { expr, to } => Scalar::Cast {
-                expr: bx(expr, f),
+                expr: bx(*expr, f),
                 to,
             },
             Scalar::Case { whens, otherwise } => {
@@ -165,7 +165,7 @@ impl Scalar {
                     .collect();
                 Scalar::Case {
                     whens,
-                    otherwise: bx(otherwise, f),
+                    otherwise: bx(*otherwise, f),
                 }
             }
             Scalar::InList {
@@ -173,7 +173,7 @@ impl Scalar {
                 list,
                 negated,
             } => {
-                let expr = bx(expr, f);
+                let expr = bx(*expr, f);
                 Scalar::InList {
                     expr,
                     list: list.into_iter().map(|i| i.map_subqueries(f)).collect(),
