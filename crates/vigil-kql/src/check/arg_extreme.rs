@@ -291,11 +291,15 @@ impl Checker<'_> {
             out_fields.push(kf.clone());
         }
         for (i, (n, _, _, t)) in outs.iter().enumerate() {
-            if out_fields.iter().any(|f| &f.name == n) {
-                continue;
+            // A name taken by an earlier column gets a number, as in KQL (`ReportId1`).
+            let mut name = n.clone();
+            let mut k = 1;
+            while out_fields.iter().any(|f| f.name == name) {
+                name = format!("{n}{k}");
+                k += 1;
             }
             out_exprs.push(Scalar::col(&format!("__arg_out{i}")));
-            out_fields.push(Field::new(n.clone(), *t));
+            out_fields.push(Field::new(name, *t));
         }
         Some(Rel {
             node: Node::Project {

@@ -600,7 +600,13 @@ impl Checker<'_> {
                 let default = match args.get(2) {
                     Some(d) => {
                         let (s, dt) = self.scalar(d, input)?;
-                        Some(self.convert(s, dt, t, d.span)?)
+                        // A number as a datetime default counts nanoseconds from the epoch.
+                        if t == Type::DateTime && dt.is_numeric() {
+                            let n = self.convert(s, dt, Type::Long, d.span)?;
+                            Some(Scalar::NanosToTs(Box::new(n)))
+                        } else {
+                            Some(self.convert(s, dt, t, d.span)?)
+                        }
                     }
                     None => None,
                 };
@@ -1037,7 +1043,11 @@ impl Checker<'_> {
             let name = match (&c.name, &c.expr.kind) {
                 (Some(n), _) => n.name.clone(),
                 (None, ExprKind::Name(n)) => n.clone(),
-                (None, _) => match names::derived_name(&c.expr) {
+                (None, _) => match names::derived_name(&c.expr).or_else(|| match &c.expr.kind {
+                    // `mv-expand parse_json(Col)` expands into `Col`.
+                    ExprKind::Call { args, .. } => args.first().and_then(names::derived_name),
+                    _ => None,
+                }) {
                     Some(n) => n,
                     None => {
                         self.error(

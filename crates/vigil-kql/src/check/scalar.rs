@@ -135,7 +135,7 @@ impl Checker<'_> {
                 );
                 Some((if *negated { both.negate() } else { both }, Type::Bool))
             }
-            ExprKind::InList { expr, op, items } => self.in_list(expr, *op, items, input, e.span),
+            ExprKind::InList { expr, op, items } => self.in_list(expr, *op, items, input),
             ExprKind::Pipe { .. }
             | ExprKind::Datatable { .. }
             | ExprKind::Range { .. }
@@ -536,7 +536,6 @@ impl Checker<'_> {
         op: ListOp,
         items: &[Expr],
         input: &Rel,
-        span: Span,
     ) -> Option<(Scalar, Type)> {
         let (x, xt) = self.scalar(expr, input)?;
         // `x in (T)`: a tabular operand (its first column).
@@ -612,27 +611,35 @@ impl Checker<'_> {
                 Scalar::any(parts)
             }
             ListOp::InCi | ListOp::NotInCi | ListOp::HasAny | ListOp::HasAll => {
-                if !dynamic_arrays.is_empty() {
-                    self.unsupported(
-                        span,
-                        "a non-constant dynamic array as the list of in~, has_any or has_all",
-                    );
-                    return None;
-                }
                 let func = match op {
                     ListOp::HasAny => "kql_has_any",
                     ListOp::HasAll => "kql_has_all",
                     _ => "kql_in_ci",
                 };
-                if values.is_empty() {
-                    // has_all of nothing is true; has_any / in~ of nothing is false.
-                    Scalar::Lit(Lit::Bool(op == ListOp::HasAll))
-                } else {
-                    let mut args = vec![self.to_string_value(x, xt)];
+                let text = self.to_string_value(x, xt);
+                let mut parts = Vec::new();
+                if !values.is_empty() {
+                    let mut args = vec![text.clone()];
                     for (s, t, _) in values {
                         args.push(self.to_string_value(s, t));
                     }
-                    Scalar::call(func, args)
+                    parts.push(Scalar::call(func, args));
+                }
+                // Arrays known only when the query runs (`toscalar(... make_set(x))`).
+                for arr in dynamic_arrays {
+                    parts.push(Scalar::call(
+                        &format!("{func}_list"),
+                        vec![text.clone(), arr],
+                    ));
+                }
+                if op == ListOp::HasAll {
+                    // has_all of nothing is true.
+                    parts
+                        .into_iter()
+                        .reduce(|a, b| Scalar::bin(BinOp::And, a, b))
+                        .unwrap_or(Scalar::Lit(Lit::Bool(true)))
+                } else {
+                    Scalar::any(parts)
                 }
             }
         };

@@ -75,6 +75,95 @@ pub(super) fn functions(out: &mut Vec<KqlUdf>) {
         DataType::Boolean,
         Box::new(|c: &Call| Ok(in_ci_body(c))),
     ));
+    // The same with the list as a dynamic array (`has_any (toscalar(...))`).
+    for (name, op) in [
+        ("kql_has_any_list", ListOp::HasAny),
+        ("kql_has_all_list", ListOp::HasAll),
+        ("kql_in_ci_list", ListOp::InCi),
+    ] {
+        out.push(KqlUdf::new(
+            name,
+            two,
+            DataType::Boolean,
+            Box::new(move |c: &Call| list_body(c, op)),
+        ));
+    }
+}
+
+#[derive(Clone, Copy)]
+enum ListOp {
+    HasAny,
+    HasAll,
+    InCi,
+}
+
+/// The strings of a dynamic array (numbers and booleans as their text; a value that is not
+/// an array is a list of itself).
+fn json_strings(text: &str) -> Vec<String> {
+    let one = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Array(items)) => items.iter().map(one).collect(),
+        Ok(serde_json::Value::Null) | Err(_) if text.is_empty() => Vec::new(),
+        Ok(v) => vec![one(&v)],
+        Err(_) => vec![text.to_string()],
+    }
+}
+
+fn list_body(c: &Call, op: ListOp) -> Result<arrow::array::ArrayRef> {
+    let (s, list) = (c.str(0), c.str(1));
+    let mut buf = Vec::new();
+    let mut found = Vec::new();
+    let decide = |hay: &str,
+                  items: &[String],
+                  buf: &mut Vec<u8>,
+                  found: &mut Vec<bool>|
+     -> Result<bool> {
+        Ok(match op {
+            ListOp::InCi => items.iter().any(|v| eq_ci(hay, v)),
+            // KQL: has_any of nothing is false, has_all of nothing is true.
+            ListOp::HasAny | ListOp::HasAll if items.is_empty() => matches!(op, ListOp::HasAll),
+            ListOp::HasAny | ListOp::HasAll => {
+                let refs: Vec<&str> = items.iter().map(String::as_str).collect();
+                NeedleSet::new(c.name, &refs)?.eval(hay, matches!(op, ListOp::HasAll), buf, found)
+            }
+        })
+    };
+    if let Some(text) = list.scalar() {
+        let items = json_strings(text);
+        match op {
+            ListOp::InCi => {
+                let set: HashSet<Vec<u8>> = items.iter().map(|v| fold(v).into_bytes()).collect();
+                return Ok(build::bools(c.len, |i| {
+                    fold_into(s.get(i), &mut buf);
+                    set.contains(buf.as_slice())
+                }));
+            }
+            _ if items.is_empty() => {
+                return Ok(build::bools(c.len, |_| matches!(op, ListOp::HasAll)));
+            }
+            _ => {
+                let refs: Vec<&str> = items.iter().map(String::as_str).collect();
+                let set = NeedleSet::new(c.name, &refs)?;
+                let all = matches!(op, ListOp::HasAll);
+                return Ok(build::bools(c.len, |i| {
+                    set.eval(s.get(i), all, &mut buf, &mut found)
+                }));
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(c.len);
+    for i in 0..c.len {
+        out.push(decide(
+            s.get(i),
+            &json_strings(list.get(i)),
+            &mut buf,
+            &mut found,
+        )?);
+    }
+    Ok(build::bools(c.len, |i| out[i]))
 }
 
 /// Whether `c` is part of a term.
