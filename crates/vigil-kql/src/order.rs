@@ -1,7 +1,7 @@
 //! Row order. KQL keeps the order a `sort` (or `top`) made through the operators after it
 //! (`project`, `extend`, `where`, `take`); SQL forgets the `ORDER BY` of a derived table. This
 //! pass turns each sort into a hidden `__ord` column (`row_number()` in the sort's order),
-//! carries it through the order-keeping operators, drops it at those that make a new order
+//! carries it through the order-keeping operators (literal rows are numbered as written), drops it at those that make a new order
 //! (`summarize`, `distinct`, `join`, `union`, `mv-expand`), and orders the final result (and
 //! every subquery) by it in the outermost `SELECT`.
 
@@ -93,15 +93,29 @@ fn order(rel: Rel) -> Rel {
     let Rel { node, fields } = rel;
     match node {
         Node::Scan { .. } | Node::Range { .. } => Rel { node, fields },
-        Node::Values { rows } => Rel {
-            node: Node::Values {
-                rows: rows
-                    .into_iter()
-                    .map(|r| r.into_iter().map(order_scalar).collect())
-                    .collect(),
-            },
-            fields,
-        },
+        Node::Values { rows } => {
+            // Literal rows (`datatable`, `getschema`) come in the order written.
+            let ordered = rows.len() > 1;
+            let rows = rows
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut r: Vec<Scalar> = r.into_iter().map(order_scalar).collect();
+                    if ordered {
+                        r.push(Scalar::long(i as i64));
+                    }
+                    r
+                })
+                .collect();
+            let mut fields = fields;
+            if ordered {
+                fields.push(Field::new(ORD, Type::Long));
+            }
+            Rel {
+                node: Node::Values { rows },
+                fields,
+            }
+        }
         Node::Sort { input, keys } => numbered(order(*input), order_keys(keys)),
         Node::Limit { input, count } => {
             // `top`: sort and limit together (a top-k), numbered afterwards.

@@ -1,1 +1,1 @@
-SELECT "name" AS "name" FROM (SELECT "name", "n" FROM (SELECT 'a' AS "name", 1 AS "n" UNION ALL SELECT 'b' AS "name", 2 AS "n" UNION ALL SELECT 'c' AS "name", 3 AS "n") AS t1 WHERE ("n" >= 2)) AS t2
+SELECT "name" FROM (SELECT "name" AS "name", "__ord" AS "__ord" FROM (SELECT "name", "n", "__ord" FROM (SELECT 'a' AS "name", 1 AS "n", 0 AS "__ord" UNION ALL SELECT 'b' AS "name", 2 AS "n", 1 AS "__ord" UNION ALL SELECT 'c' AS "name", 3 AS "n", 2 AS "__ord") AS t1 WHERE ("n" >= 2)) AS t2) AS t3 ORDER BY "__ord" ASC NULLS LAST

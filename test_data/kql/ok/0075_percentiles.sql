@@ -1,0 +1,1 @@
+SELECT approx_percentile_cont(CAST("RemotePort" AS DOUBLE), CAST(0.0 AS DOUBLE)) AS "percentile_RemotePort_0", approx_percentile_cont(CAST("RemotePort" AS DOUBLE), CAST(1.0 AS DOUBLE)) AS "percentile_RemotePort_100" FROM (SELECT "RemotePort" FROM "DeviceNetworkEvents") AS t1

@@ -1,0 +1,1 @@
+SELECT "FileName" AS "FileName", "ProcessId" AS "ProcessId" FROM (SELECT lower("FileName") AS "FileName", ("ProcessId" * 2) AS "ProcessId" FROM (SELECT "FileName", "ProcessId" FROM (SELECT coalesce("FileName", '') AS "FileName", "ProcessId" FROM "DeviceProcessEvents") AS t1 WHERE ("ProcessId" = 201)) AS t2) AS t3

@@ -1,0 +1,1 @@
+SELECT kql_datetime_add('month', 1, "d") AS "next_month", kql_datetime_add('year', 1, arrow_cast(CAST(1709164800000000000 AS BIGINT), 'Timestamp(Nanosecond, Some("UTC"))')) AS "next_year" FROM (SELECT arrow_cast(CAST(1706659200000000000 AS BIGINT), 'Timestamp(Nanosecond, Some("UTC"))') AS "d") AS t1
