@@ -99,9 +99,7 @@ impl Emitter {
                     .iter()
                     .map(|f| match f.ty {
                         // KQL strings are never null.
-                        Type::String => {
-                            format!("coalesce({0}, '') AS {0}", ident(&f.name))
-                        }
+                        Type::String => format!("kql_str({0}) AS {0}", ident(&f.name)),
                         _ => ident(&f.name),
                     })
                     .collect();

@@ -1,1 +1,1 @@
-SELECT "ProcessId" AS "ProcessId" FROM (SELECT "ProcessId", "ProcessCommandLine" FROM (SELECT "ProcessId", coalesce("ProcessCommandLine", '') AS "ProcessCommandLine" FROM "DeviceProcessEvents") AS t1 WHERE kql_matches("ProcessCommandLine", 'https?://\d+\.\d+')) AS t2
+SELECT "ProcessId" AS "ProcessId" FROM (SELECT "ProcessId", "ProcessCommandLine" FROM (SELECT "ProcessId", kql_str("ProcessCommandLine") AS "ProcessCommandLine" FROM "DeviceProcessEvents") AS t1 WHERE kql_matches("ProcessCommandLine", 'https?://\d+\.\d+')) AS t2

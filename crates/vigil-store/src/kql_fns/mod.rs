@@ -2,7 +2,8 @@
 //! query session. `vigil-kql` emits SQL that calls them; this is the contract between the two.
 //!
 //! How KQL values are carried in Arrow:
-//! - `string`: `Utf8`. KQL strings are never null: a null string input is read as `""`.
+//! - `string`: `Utf8`. KQL strings are never null: a null string input is read as `""`
+//!   (`kql_str(col)` is how a scan reads a stored string column).
 //! - `long` `Int64`, `int` `Int32`, `real` `Float64`, `bool` `Boolean`.
 //! - `datetime`: `Timestamp(Nanosecond, "UTC")`; `timespan`: `Int64` nanoseconds.
 //! - `dynamic`: `Utf8` holding compact JSON text (serde_json's serialization); SQL null is KQL's

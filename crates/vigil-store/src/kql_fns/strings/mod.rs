@@ -29,6 +29,7 @@ use datafusion::logical_expr::{
 use regex::Regex;
 
 mod ip;
+mod nonnull;
 mod parse;
 mod regex_fns;
 mod terms;
@@ -45,6 +46,7 @@ pub(crate) fn register(ctx: &SessionContext) {
     for f in all {
         ctx.register_udf(ScalarUDF::new_from_impl(f));
     }
+    ctx.register_udf(ScalarUDF::new_from_impl(nonnull::KqlStr::new()));
 }
 
 /// The KQL type of a parameter.
