@@ -11,9 +11,17 @@ fn main() {
     }
     let options = vigil_kql::Options {
         now_ns: 1_795_521_600_000_000_000,
-        lookback_ns: None,
+        ..Default::default()
     };
     match vigil_kql::compile(&src, &options, vigil_kql::sql::Dialect::DataFusion) {
+        Ok(c) if !c.discover.is_empty() => {
+            for d in c.discover {
+                println!(
+                    "-- discovery for the operator at offset {}\n{}",
+                    d.at, d.sql
+                );
+            }
+        }
         Ok(c) => println!("{}", c.sql),
         Err(diags) => {
             for d in diags {

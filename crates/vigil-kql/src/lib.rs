@@ -22,6 +22,7 @@ pub mod sql;
 pub mod types;
 
 pub use check::time::parse_datetime;
+pub use check::MAX_DISCOVERED;
 pub use check::{check, Checked, Options};
 pub use parse::parse;
 pub use span::{DiagKind, Diagnostic, Severity, Span};
@@ -38,6 +39,17 @@ pub struct Compiled {
     pub tables: Vec<String>,
     /// Whether it joins, looks up or unions relations.
     pub joins: bool,
+    /// Queries to run first (`evaluate bag_unpack`/`pivot`): each gives the distinct keys
+    /// (first column) to put into [`Options::discovered`] under `at` before compiling again.
+    /// When not empty, `sql` is empty.
+    pub discover: Vec<Discovery>,
+}
+
+/// A query whose answer the compilation needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovery {
+    pub at: u32,
+    pub sql: String,
 }
 
 /// Parse, check and emit `src` for `dialect`; every diagnostic when it fails.
@@ -52,6 +64,24 @@ pub fn compile(
         return Err(diags);
     };
     let checked = check(&query, options)?;
+    if !checked.discover.is_empty() {
+        let discover = checked
+            .discover
+            .into_iter()
+            .map(|(at, rel)| Discovery {
+                at,
+                sql: sql::emit(&order::finish(prune::prune(rel)), dialect),
+            })
+            .collect();
+        return Ok(Compiled {
+            sql: String::new(),
+            fields: Vec::new(),
+            chart: checked.chart,
+            tables: Vec::new(),
+            joins: false,
+            discover,
+        });
+    }
     let rel = order::finish(present(prune::prune(checked.rel)));
     let (tables, joins) = rel.sources();
     Ok(Compiled {
@@ -60,6 +90,7 @@ pub fn compile(
         chart: checked.chart,
         tables,
         joins,
+        discover: Vec::new(),
     })
 }
 

@@ -29,15 +29,23 @@ const CONTINUOUS_LOOKBACK_MS: i64 = 5 * 60_000;
 const MAX_ROWS_PER_RUN: usize = 10_000;
 
 /// Why a rule's query cannot drive alerts, if it cannot: checked when the rule is saved.
-pub fn check_query(query: &str, schedule: &str, now_ns: i64) -> Result<(), String> {
-    let compiled = hunt::compile(query, now_ns, &HuntLimits::default()).map_err(|e| match e {
-        hunt::HuntError::Invalid(diags) => diags
-            .iter()
-            .map(|d| d.render(query))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        other => other.to_string(),
-    })?;
+pub async fn check_query(
+    store: &vigil_store::Store,
+    query: &str,
+    schedule: &str,
+    now_ns: i64,
+) -> Result<(), String> {
+    let limits = HuntLimits::default();
+    let compiled = hunt::plan(store, query, now_ns, &limits)
+        .await
+        .map_err(|e| match e {
+            hunt::HuntError::Invalid(diags) => diags
+                .iter()
+                .map(|d| d.render(query))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            other => other.to_string(),
+        })?;
     let has = |name: &str, ty: Option<Type>| {
         compiled
             .fields

@@ -66,19 +66,64 @@ impl HuntError {
     }
 }
 
-/// Compile `query` against the schema without running it.
+fn options(now_ns: i64, limits: &HuntLimits) -> vigil_kql::Options {
+    vigil_kql::Options {
+        now_ns,
+        lookback_ns: limits
+            .lookback
+            .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+        ..Default::default()
+    }
+}
+
+/// Compile `query` against the schema without running it (data-dependent plugins such as
+/// `evaluate bag_unpack` come back with their discoveries pending: see [`plan`]).
 pub fn compile(
     query: &str,
     now_ns: i64,
     limits: &HuntLimits,
 ) -> Result<vigil_kql::Compiled, HuntError> {
-    let options = vigil_kql::Options {
-        now_ns,
-        lookback_ns: limits
-            .lookback
-            .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
-    };
-    vigil_kql::compile(query, &options, Dialect::DataFusion).map_err(HuntError::Invalid)
+    vigil_kql::compile(query, &options(now_ns, limits), Dialect::DataFusion)
+        .map_err(HuntError::Invalid)
+}
+
+/// Compile `query`, running on `store` the discoveries its data-dependent plugins need.
+pub async fn plan(
+    store: &Store,
+    query: &str,
+    now_ns: i64,
+    limits: &HuntLimits,
+) -> Result<vigil_kql::Compiled, HuntError> {
+    let mut opts = options(now_ns, limits);
+    // Each round settles at least one plugin; nested plugins need a round each.
+    for _ in 0..8 {
+        let compiled =
+            vigil_kql::compile(query, &opts, Dialect::DataFusion).map_err(HuntError::Invalid)?;
+        if compiled.discover.is_empty() {
+            return Ok(compiled);
+        }
+        for d in compiled.discover {
+            let (batches, _) = store
+                .sql_capped(&d.sql, vigil_kql::MAX_DISCOVERED + 1)
+                .await?;
+            // Sorted, so that the columns come in the same order every time.
+            let mut keys: Vec<String> = vigil_store::batches_to_json_rows(&batches)
+                .into_iter()
+                .filter_map(|row| row.into_iter().next().map(|(_, v)| v))
+                .map(|v| match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                })
+                .collect();
+            keys.sort();
+            opts.discovered.insert(d.at, keys);
+        }
+    }
+    Err(HuntError::Invalid(vec![vigil_kql::Diagnostic::error(
+        vigil_kql::DiagKind::NotSupported,
+        vigil_kql::Span::default(),
+        "the query nests too many data-dependent plugins (evaluate bag_unpack, pivot)",
+    )]))
 }
 
 /// Compile and run `query` on `store`.
@@ -89,7 +134,7 @@ pub async fn hunt(
     limits: &HuntLimits,
 ) -> Result<HuntResult, HuntError> {
     let started = Instant::now();
-    let compiled = compile(query, now_ns, limits)?;
+    let compiled = plan(store, query, now_ns, limits).await?;
     let run = store.sql_capped(&compiled.sql, limits.max_rows);
     let (batches, truncated) = tokio::time::timeout(limits.timeout, run)
         .await

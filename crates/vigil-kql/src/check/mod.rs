@@ -5,6 +5,8 @@
 mod aggregate;
 mod arg_extreme;
 mod dynamic;
+mod evaluate;
+pub use evaluate::MAX_DISCOVERED;
 mod functions;
 mod lift;
 mod names;
@@ -22,14 +24,18 @@ use crate::plan::{BinOp, Field, Lit, Node, Rel, Scalar, SortKey};
 use crate::span::{DiagKind, Diagnostic, Span};
 use crate::types::Type;
 
-/// What the checker needs from outside: the time `now()` and `ago()` are relative to.
-#[derive(Debug, Clone, Copy)]
+/// What the checker needs from outside: the time `now()` and `ago()` are relative to, and
+/// the keys discovered for data-dependent plugins.
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Nanoseconds since the Unix epoch.
     pub now_ns: i64,
     /// When set, every stored table is read only from `now_ns - lookback_ns` on (MDE's
     /// 30-day default time range).
     pub lookback_ns: Option<i64>,
+    /// For `evaluate bag_unpack` / `pivot`, by the operator's byte offset: the keys a
+    /// discovery query found (see `evaluate.rs`).
+    pub discovered: HashMap<u32, Vec<String>>,
 }
 
 /// A checked query.
@@ -38,6 +44,9 @@ pub struct Checked {
     pub rel: Rel,
     /// The `render` operator's chart kind, passed to the client as a hint.
     pub chart: Option<String>,
+    /// Queries to run before the query can be lowered: (operator offset, relation of the
+    /// distinct keys). When not empty, `rel` is not the query.
+    pub discover: Vec<(u32, Rel)>,
 }
 
 /// Tables of MDE's advanced hunting that Vigil does not hold (mail, identity, cloud apps):
@@ -102,6 +111,8 @@ struct Checker<'o> {
     diags: Vec<Diagnostic>,
     chart: Option<String>,
     depth: usize,
+    /// Discoveries the query needs first (`evaluate.rs`).
+    discoveries: Vec<(u32, Rel)>,
 }
 
 /// Check `query` and lower it; all diagnostics when it has errors.
@@ -112,8 +123,18 @@ pub fn check(query: &ast::Query, options: &Options) -> Result<Checked, Vec<Diagn
         diags: Vec::new(),
         chart: None,
         depth: 0,
+        discoveries: Vec::new(),
     };
     let rel = c.statements(&query.statements);
+    // Pending discoveries come first: errors after a plugin whose columns are not known yet
+    // (a column it will make) are checked again once they are.
+    if !c.discoveries.is_empty() {
+        return Ok(Checked {
+            rel: empty_rel(),
+            chart: c.chart,
+            discover: c.discoveries,
+        });
+    }
     if !c.diags.is_empty() {
         return Err(c.diags);
     }
@@ -121,6 +142,7 @@ pub fn check(query: &ast::Query, options: &Options) -> Result<Checked, Vec<Diagn
         Some(rel) => Ok(Checked {
             rel,
             chart: c.chart,
+            discover: Vec::new(),
         }),
         None => Err(vec![Diagnostic::error(
             DiagKind::Syntax,

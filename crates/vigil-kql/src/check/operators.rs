@@ -388,15 +388,16 @@ impl Checker<'_> {
                 self.unsupported(op.span, "make-series");
                 None
             }
-            OperatorKind::Evaluate { plugin, .. } => {
-                self.unsupported(
-                    op.span,
-                    &format!(
-                        "evaluate {} (its output columns depend on the data)",
-                        plugin.name
-                    ),
-                );
-                None
+            OperatorKind::Evaluate {
+                params,
+                plugin,
+                args,
+            } => {
+                let out = self.evaluate(input, params, plugin, args, op.span)?;
+                Some(Piped {
+                    rel: out,
+                    order: Vec::new(),
+                })
             }
             OperatorKind::Unsupported { name } => {
                 self.unsupported(op.span, &format!("the '{name}' operator"));

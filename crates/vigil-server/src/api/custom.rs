@@ -94,11 +94,9 @@ async fn create(
         recommended_actions: body.string("recommended_actions")?.unwrap_or_default(),
         actions: body.strings("actions")?,
     };
-    if let Err(reason) = custom::check_query(
-        &rule.query,
-        &rule.schedule,
-        now_ms().saturating_mul(1_000_000),
-    ) {
+    let now_ns = now_ms().saturating_mul(1_000_000);
+    if let Err(reason) = custom::check_query(&ctx.store, &rule.query, &rule.schedule, now_ns).await
+    {
         return Err(bad(format!(
             "the query cannot drive a custom detection: {reason}"
         )));

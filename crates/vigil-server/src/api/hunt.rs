@@ -195,7 +195,24 @@ async fn run_inner(ctx: &Ctx, headers: &HeaderMap, raw: &[u8]) -> Result<Value, 
     let now_ns = crate::now_ms().saturating_mul(1_000_000);
     match hunt(&ctx.store, &query, now_ns, &limits).await {
         Ok(r) => {
-            let rows = vigil_store::batches_to_json_rows(&r.batches);
+            let mut rows = vigil_store::batches_to_json_rows(&r.batches);
+            // Dynamic values travel as JSON text inside the store; the API answers them as
+            // JSON (`{"a": 1}` rather than the string "{\"a\": 1}").
+            let dynamic: Vec<&str> = r
+                .columns
+                .iter()
+                .filter(|c| c.ty == vigil_kql::types::Type::Dynamic)
+                .map(|c| c.name.as_str())
+                .collect();
+            for row in &mut rows {
+                for name in &dynamic {
+                    if let Some(Value::String(text)) = row.get(*name) {
+                        if let Ok(v) = serde_json::from_str::<Value>(text) {
+                            row.insert((*name).to_string(), v);
+                        }
+                    }
+                }
+            }
             Ok(json!({
                 "columns": r.columns.iter().map(|f| json!({"name": f.name, "type": f.ty.name()})).collect::<Vec<_>>(),
                 "rows": rows,
