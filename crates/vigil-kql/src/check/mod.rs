@@ -13,6 +13,7 @@ mod names;
 mod operators;
 mod scalar;
 pub mod time;
+mod top_nested;
 
 use std::collections::HashMap;
 use std::rc::Rc;

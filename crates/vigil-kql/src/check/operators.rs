@@ -380,9 +380,12 @@ impl Checker<'_> {
                     order: Vec::new(),
                 })
             }
-            OperatorKind::TopNested(_) => {
-                self.unsupported(op.span, "top-nested");
-                None
+            OperatorKind::TopNested(levels) => {
+                let out = self.top_nested(input, levels, op.span)?;
+                Some(Piped {
+                    rel: out,
+                    order: Vec::new(),
+                })
             }
             OperatorKind::MakeSeries { .. } => {
                 self.unsupported(op.span, "make-series");
@@ -423,7 +426,7 @@ impl Checker<'_> {
         );
     }
 
-    fn count_arg(&mut self, e: &Expr) -> Option<u64> {
+    pub(super) fn count_arg(&mut self, e: &Expr) -> Option<u64> {
         let empty = super::empty_rel();
         let (s, _) = self.scalar(e, &empty)?;
         match s {
