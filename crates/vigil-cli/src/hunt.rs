@@ -181,8 +181,7 @@ fn run_query(api: &Api, query: &str, max_rows: Option<u64>, out: Output) -> Resu
         let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
         table::print(&cols, &rows);
         eprintln!(
-            "{} row(s) in {} ms{}",
-            rows.len(),
+            "in {} ms{}",
             table::cell(&v["elapsed_ms"]),
             if truncated {
                 " (truncated: more rows matched)"

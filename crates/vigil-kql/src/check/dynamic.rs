@@ -32,8 +32,13 @@ struct Parser<'a> {
 impl Parser<'_> {
     fn skip_ws(&mut self) {
         loop {
-            while self.pos < self.s.len() && self.s[self.pos].is_ascii_whitespace() {
-                self.pos += 1;
+            // Any Unicode white space (pasted queries carry non-breaking spaces).
+            while let Some(c) = self.text[self.pos..]
+                .chars()
+                .next()
+                .filter(|c| c.is_whitespace())
+            {
+                self.pos += c.len_utf8();
             }
             if self.s[self.pos..].starts_with(b"//") {
                 while self.pos < self.s.len() && self.s[self.pos] != b'\n' {
@@ -73,7 +78,11 @@ impl Parser<'_> {
                     "true" => Ok(Value::Bool(true)),
                     "false" => Ok(Value::Bool(false)),
                     "null" => Ok(Value::Null),
-                    "" => Err(format!("unexpected '{}' at offset {}", c as char, self.pos)),
+                    "" => Err(format!(
+                        "unexpected '{}' at offset {}",
+                        self.text[self.pos..].chars().next().unwrap_or('?'),
+                        self.pos
+                    )),
                     w => Err(format!("unexpected '{w}' at offset {start}")),
                 }
             }

@@ -441,7 +441,7 @@ impl Checker<'_> {
                     _ => (text, Type::String),
                 }
             }
-            "extract_all" => {
+            "extract_all" | "extractall" => {
                 self.arity(f, &a, 2, 3, span)?;
                 let re = self.want(f, &a[0], Type::String)?;
                 let text = self.text(a.last()?);

@@ -79,6 +79,7 @@ const FOREIGN_TABLES: &[&str] = &[
     "DeviceTvmBrowserExtensionsKB",
     "DeviceTvmHardwareFirmware",
     "DeviceFileCertificateInfo",
+    "DeviceAlertEvents",
     "BehaviorInfo",
     "BehaviorEntities",
     "ExposureGraphNodes",
@@ -95,6 +96,10 @@ enum Binding {
     Scalar(Scalar, Type),
     Table(Rel),
     Function(Rc<ast::Function>),
+    /// A `let` whose value had errors.
+    Failed {
+        tabular: bool,
+    },
 }
 
 /// The state of a pipeline while its operators are lowered.
@@ -214,16 +219,16 @@ impl Checker<'_> {
                 self.bind(&l.name.name, Binding::Function(Rc::new(f.clone())));
             }
             LetValue::Expr(e) => {
-                if self.is_tabular(e) {
-                    if let Some(rel) = self.tabular(e) {
-                        self.bind(&l.name.name, Binding::Table(rel));
-                    }
+                let tabular = self.is_tabular(e);
+                let binding = if tabular {
+                    self.tabular(e).map(Binding::Table)
                 } else {
                     let empty = empty_rel();
-                    if let Some((s, t)) = self.scalar(e, &empty) {
-                        self.bind(&l.name.name, Binding::Scalar(s, t));
-                    }
-                }
+                    self.scalar(e, &empty).map(|(s, t)| Binding::Scalar(s, t))
+                };
+                // A `let` that failed (already reported) still names something, so that its
+                // uses do not add "unknown name" errors of their own.
+                self.bind(&l.name.name, binding.unwrap_or(Binding::Failed { tabular }));
             }
         }
     }
@@ -240,6 +245,7 @@ impl Checker<'_> {
             ExprKind::Paren(inner) => self.is_tabular(inner),
             ExprKind::Name(n) => match self.lookup(n) {
                 Some(Binding::Table(_)) => true,
+                Some(Binding::Failed { tabular }) => *tabular,
                 Some(Binding::Scalar(..)) => false,
                 Some(Binding::Function(f)) => f.params.is_empty() && self.body_is_tabular(f),
                 None => Table::from_name(n).is_some() || FOREIGN_TABLES.contains(&n.as_str()),
@@ -357,6 +363,7 @@ impl Checker<'_> {
                 );
                 return None;
             }
+            Some(Binding::Failed { .. }) => return None,
             None => {}
         }
         if let Some(table) = Table::from_name(n) {

@@ -225,6 +225,7 @@ impl Checker<'_> {
         }
         match self.lookup(n).cloned() {
             Some(Binding::Scalar(s, t)) => return Some((s, t)),
+            Some(Binding::Failed { .. }) => return None,
             Some(Binding::Table(_)) => {
                 self.error(
                     DiagKind::Type,

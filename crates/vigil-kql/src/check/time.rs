@@ -24,6 +24,9 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 /// with an optional `Z` or `±hh:mm` offset. `None` when the text is not a valid datetime.
 pub fn parse_datetime(text: &str) -> Option<i64> {
     let s = text.trim();
+    if let Some(iso) = us_date(s) {
+        return parse_datetime(&iso);
+    }
     let bytes = s.as_bytes();
     let mut pos = 0;
     let year = number(bytes, &mut pos, 4, 4)?;
@@ -99,6 +102,23 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
     days.checked_mul(86_400_000_000_000)?.checked_add(nanos)
 }
 
+/// `MM/DD/YYYY[ rest]` (the US order KQL also reads) rewritten as `YYYY-MM-DD[ rest]`.
+fn us_date(s: &str) -> Option<String> {
+    let (date, rest) = s.split_once(' ').map_or((s, ""), |(d, r)| (d, r));
+    let mut parts = date.split('/');
+    let (m, d, y) = (parts.next()?, parts.next()?, parts.next()?);
+    let short = |p: &str| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.next().is_some() || !short(m) || !short(d) || y.len() != 4 {
+        return None;
+    }
+    let time = if rest.is_empty() {
+        String::new()
+    } else {
+        format!(" {rest}")
+    };
+    Some(format!("{y}-{m:0>2}-{d:0>2}{time}"))
+}
+
 fn number(bytes: &[u8], pos: &mut usize, min: usize, max: usize) -> Option<i64> {
     let start = *pos;
     let mut v: i64 = 0;
@@ -129,5 +149,10 @@ mod tests {
         assert_eq!(parse_datetime("2023-02-29"), None);
         assert_eq!(parse_datetime("yesterday"), None);
         assert_eq!(parse_datetime("2024-01-01 25:00"), None);
+        assert_eq!(
+            parse_datetime("01/16/2022 00:00:00"),
+            parse_datetime("2022-01-16 00:00:00")
+        );
+        assert_eq!(parse_datetime("13/01/2022"), None);
     }
 }
