@@ -7,12 +7,14 @@
 //! - `api_tokens.rs` — API tokens and users;
 //! - `persistence.rs` — data survives closing and reopening the file;
 //! - `alerts.rs` — hits grouped into alerts;
-//! - `triage.rs` — alert and incident lifecycle, suppressions, incidents, rule switches.
+//! - `triage.rs` — alert and incident lifecycle, suppressions, incidents, rule switches;
+//! - `hunting.rs` — saved queries and custom detection rules.
 
 mod alerts;
 mod api_tokens;
 mod devices;
 mod enrollment;
+mod hunting;
 mod migrations;
 mod persistence;
 mod triage;
