@@ -9,6 +9,7 @@ mod evaluate;
 pub use evaluate::MAX_DISCOVERED;
 mod functions;
 mod lift;
+mod make_series;
 mod names;
 mod operators;
 mod scalar;

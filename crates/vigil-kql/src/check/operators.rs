@@ -387,9 +387,29 @@ impl Checker<'_> {
                     order: Vec::new(),
                 })
             }
-            OperatorKind::MakeSeries { .. } => {
-                self.unsupported(op.span, "make-series");
-                None
+            OperatorKind::MakeSeries {
+                params: _,
+                aggregates,
+                axis,
+                from,
+                to,
+                step,
+                by,
+            } => {
+                let out = self.make_series(
+                    input,
+                    aggregates,
+                    axis,
+                    from.as_ref(),
+                    to.as_ref(),
+                    step,
+                    by,
+                    op.span,
+                )?;
+                Some(Piped {
+                    rel: out,
+                    order: Vec::new(),
+                })
             }
             OperatorKind::Evaluate {
                 params,

@@ -18,12 +18,13 @@
 //! `text.rs` substrings, splitting, encodings and hashes, `parse.rs` URLs, paths and command
 //! lines, `ip.rs`), `dynamic/` (JSON values, `mv-expand` elements, arrays and bags), `time/`
 //! (bins, calendar arithmetic, parsing and formats), `aggregate.rs` (aggregations returning
-//! dynamic).
+//! dynamic), `series.rs` (the dense arrays of `make-series`).
 
 use datafusion::execution::context::SessionContext;
 
 mod aggregate;
 mod dynamic;
+mod series;
 mod strings;
 mod time;
 
@@ -33,4 +34,7 @@ pub(crate) fn register(ctx: &SessionContext) {
     dynamic::register(ctx);
     time::register(ctx);
     aggregate::register(ctx);
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
+        series::SeriesFill::new(),
+    ));
 }
