@@ -177,8 +177,14 @@ async fn run_inner(
         .filter(|(r, _)| r.created)
         .filter_map(|(r, h)| Some((r.alert_id.as_deref()?, h)))
         .collect();
-    // Appending may wait for room in the store: off the async workers.
-    tokio::task::block_in_place(|| tables.record(&created));
+    // Appending may wait for room in the store: off the async workers when the runtime has
+    // several (a single-threaded runtime has no other worker to hand over to).
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| tables.record(&created))
+        }
+        _ => tables.record(&created),
+    }
     Ok(created.len())
 }
 
