@@ -877,6 +877,21 @@ impl Checker<'_> {
                 };
                 (call(func, vec![v]), Type::Real)
             }
+            "range" => {
+                // A dynamic array of whole numbers from `start` to `stop` by `step` (1).
+                self.arity(f, &a, 2, 3, span)?;
+                let mut args = vec![
+                    self.want(f, &a[0], Type::Long)?,
+                    self.want(f, &a[1], Type::Long)?,
+                ];
+                args.push(match a.get(2) {
+                    Some(step) => self.want(f, step, Type::Long)?,
+                    None => Scalar::long(1),
+                });
+                let list = call("kql_range_list", args);
+                let text = call("array_to_string", vec![list, s(",")]);
+                (call("concat", vec![s("["), text, s("]")]), Type::Dynamic)
+            }
             "rand" => {
                 self.arity(f, &a, 0, 1, span)?;
                 let r = call("random", vec![]);
