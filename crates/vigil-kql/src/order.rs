@@ -41,19 +41,13 @@ fn strip(rel: Rel) -> Rel {
     if rel.field(ORD).is_none() {
         return rel;
     }
-    let fields: Vec<Field> = rel
+    let names: Vec<String> = rel
         .fields
         .iter()
         .filter(|f| f.name != ORD)
-        .cloned()
+        .map(|f| f.name.clone())
         .collect();
-    Rel {
-        node: Node::Project {
-            exprs: fields.iter().map(|f| Scalar::col(&f.name)).collect(),
-            input: Box::new(rel),
-        },
-        fields,
-    }
+    rel.select(&names)
 }
 
 /// `input` with `__ord` numbering its rows in the order of `keys`.

@@ -35,6 +35,21 @@ impl Rel {
         self.fields.iter().find(|f| f.name == name)
     }
 
+    /// This relation's columns named in `names`, in that order (unknown names are skipped).
+    pub fn select(self, names: &[String]) -> Rel {
+        let fields: Vec<Field> = names
+            .iter()
+            .filter_map(|n| self.field(n).cloned())
+            .collect();
+        Rel {
+            node: Node::Project {
+                exprs: fields.iter().map(|f| Scalar::col(&f.name)).collect(),
+                input: Box::new(self),
+            },
+            fields,
+        }
+    }
+
     /// The stored tables this relation reads (in order of first use), and whether it joins
     /// or unions relations anywhere (subqueries included).
     pub fn sources(&self) -> (Vec<String>, bool) {
@@ -184,47 +199,49 @@ impl Scalar {
         }
     }
 
-    /// Visit the relations of this expression's subqueries.
-    pub fn walk_rels(&self, f: &mut dyn FnMut(&Rel)) {
+    /// Call `f` on each direct sub-expression (not those inside subquery relations).
+    pub fn for_each_child(&self, f: &mut dyn FnMut(&Scalar)) {
         match self {
-            Scalar::Subquery(r) => r.walk(f),
-            Scalar::InRel { expr, rel, .. } => {
-                expr.walk_rels(f);
-                rel.walk(f);
-            }
-            Scalar::Column(_) | Scalar::Lit(_) => {}
+            Scalar::Column(_) | Scalar::Lit(_) | Scalar::Subquery(_) => {}
+            Scalar::InRel { expr, .. } => f(expr),
             Scalar::Call { args, filter, .. } => {
-                for a in args {
-                    a.walk_rels(f);
-                }
+                args.iter().for_each(&mut *f);
                 if let Some(x) = filter {
-                    x.walk_rels(f);
+                    f(x);
                 }
             }
             Scalar::Bin { lhs, rhs, .. } => {
-                lhs.walk_rels(f);
-                rhs.walk_rels(f);
+                f(lhs);
+                f(rhs);
             }
             Scalar::Not(e)
             | Scalar::Neg(e)
             | Scalar::IsNull(e)
             | Scalar::TsToNanos(e)
-            | Scalar::NanosToTs(e) => e.walk_rels(f),
-            Scalar::Cast { expr, .. } => expr.walk_rels(f),
+            | Scalar::NanosToTs(e) => f(e),
+            Scalar::Cast { expr, .. } => f(expr),
             Scalar::Case { whens, otherwise } => {
                 for (w, t) in whens {
-                    w.walk_rels(f);
-                    t.walk_rels(f);
+                    f(w);
+                    f(t);
                 }
-                otherwise.walk_rels(f);
+                f(otherwise);
             }
             Scalar::InList { expr, list, .. } => {
-                expr.walk_rels(f);
-                for i in list {
-                    i.walk_rels(f);
-                }
+                f(expr);
+                list.iter().for_each(&mut *f);
             }
         }
+    }
+
+    /// Visit the relations of this expression's subqueries.
+    pub fn walk_rels(&self, f: &mut dyn FnMut(&Rel)) {
+        match self {
+            Scalar::Subquery(r) => r.walk(f),
+            Scalar::InRel { rel, .. } => rel.walk(f),
+            _ => {}
+        }
+        self.for_each_child(&mut |c| c.walk_rels(f));
     }
 }
 

@@ -14,44 +14,10 @@ pub fn prune(rel: Rel) -> Rel {
 
 /// Column names a scalar reads (not those of its subqueries, which are pruned on their own).
 fn columns(s: &Scalar, out: &mut HashSet<String>) {
-    match s {
-        Scalar::Column(c) => {
-            out.insert(c.clone());
-        }
-        Scalar::Lit(_) | Scalar::Subquery(_) => {}
-        Scalar::Call { args, filter, .. } => {
-            for a in args {
-                columns(a, out);
-            }
-            if let Some(f) = filter {
-                columns(f, out);
-            }
-        }
-        Scalar::Bin { lhs, rhs, .. } => {
-            columns(lhs, out);
-            columns(rhs, out);
-        }
-        Scalar::Not(e)
-        | Scalar::Neg(e)
-        | Scalar::IsNull(e)
-        | Scalar::TsToNanos(e)
-        | Scalar::NanosToTs(e) => columns(e, out),
-        Scalar::Cast { expr, .. } => columns(expr, out),
-        Scalar::Case { whens, otherwise } => {
-            for (w, t) in whens {
-                columns(w, out);
-                columns(t, out);
-            }
-            columns(otherwise, out);
-        }
-        Scalar::InList { expr, list, .. } => {
-            columns(expr, out);
-            for i in list {
-                columns(i, out);
-            }
-        }
-        Scalar::InRel { expr, .. } => columns(expr, out),
+    if let Scalar::Column(c) = s {
+        out.insert(c.clone());
     }
+    s.for_each_child(&mut |c| columns(c, out));
 }
 
 /// The same scalar with its subqueries pruned.
@@ -283,17 +249,7 @@ fn prune_to(rel: Rel, needed: &HashSet<String>) -> Rel {
                 if pruned.fields.iter().map(|f| &f.name).eq(names.iter()) {
                     return pruned;
                 }
-                let fields: Vec<_> = names
-                    .iter()
-                    .filter_map(|n| pruned.field(n).cloned())
-                    .collect();
-                Rel {
-                    node: Node::Project {
-                        exprs: fields.iter().map(|f| Scalar::col(&f.name)).collect(),
-                        input: Box::new(pruned),
-                    },
-                    fields,
-                }
+                pruned.select(&names)
             };
             let left = exact(*left, &want_left);
             let right = exact(*right, &want_right);

@@ -18,8 +18,11 @@ pub enum Dialect {
 
 /// The SQL text of `rel`.
 pub fn emit(rel: &Rel, dialect: Dialect) -> String {
+    // One dialect so far: the ClickHouse one comes with the scale-out backend.
+    match dialect {
+        Dialect::DataFusion => {}
+    }
     let mut e = Emitter {
-        dialect,
         next_alias: 0,
         qualifier: None,
     };
@@ -27,8 +30,6 @@ pub fn emit(rel: &Rel, dialect: Dialect) -> String {
 }
 
 struct Emitter {
-    #[allow(dead_code)]
-    dialect: Dialect,
     next_alias: usize,
     /// Prefix for column references (join conditions).
     qualifier: Option<&'static str>,

@@ -12,7 +12,7 @@ use crate::plan::{BinOp, Expansion, Field, Lit, Node, Rel, Scalar};
 use crate::span::{DiagKind, Span};
 use crate::types::Type;
 
-use super::operators::{select, with_column};
+use super::operators::with_column;
 use super::Checker;
 
 /// Keys a plugin may turn into columns.
@@ -101,7 +101,7 @@ impl Checker<'_> {
         // Discovery: the distinct keys of the bags.
         let keys_col = "__bag_keys";
         let with_keys = with_column(
-            select(input.clone(), std::slice::from_ref(column)),
+            input.clone().select(std::slice::from_ref(column)),
             keys_col,
             Scalar::call("kql_bag_keys", vec![col.clone()]),
             Type::Dynamic,

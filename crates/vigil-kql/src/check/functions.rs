@@ -201,7 +201,7 @@ impl Checker<'_> {
             );
             return None;
         };
-        let one_col = super::operators::select(rel, std::slice::from_ref(&first.name));
+        let one_col = rel.select(std::slice::from_ref(&first.name));
         let limited = Rel {
             fields: one_col.fields.clone(),
             node: crate::plan::Node::Limit {

@@ -51,7 +51,7 @@ impl Checker<'_> {
                     },
                     fields,
                 );
-                keep_order(select(filtered, &names))
+                keep_order(filtered.select(&names))
             }
             OperatorKind::Where(pred) => {
                 let p = self.predicate(pred, &input)?;
@@ -83,7 +83,7 @@ impl Checker<'_> {
                     .collect();
                 self.check_patterns(pats, &input);
                 let names: Vec<String> = keep.iter().map(|f| f.name.clone()).collect();
-                keep_order(select(input, &names))
+                keep_order(input.select(&names))
             }
             OperatorKind::ProjectKeep(pats) => {
                 self.check_patterns(pats, &input);
@@ -93,7 +93,7 @@ impl Checker<'_> {
                     .filter(|f| pats.iter().any(|p| wildcard_match(&p.name, &f.name)))
                     .map(|f| f.name.clone())
                     .collect();
-                keep_order(select(input, &names))
+                keep_order(input.select(&names))
             }
             OperatorKind::ProjectReorder(pats) => {
                 self.check_patterns(pats, &input);
@@ -110,7 +110,7 @@ impl Checker<'_> {
                         names.push(f.name.clone());
                     }
                 }
-                keep_order(select(input, &names))
+                keep_order(input.select(&names))
             }
             OperatorKind::ProjectRename(pairs) => {
                 let mut exprs = Vec::new();
@@ -790,7 +790,7 @@ impl Checker<'_> {
                 .map(|f| f.name.clone())
                 .collect();
             // Rename the hidden columns to something SQL accepts first.
-            return Some(select(rename_hidden(joined), &names));
+            return Some(rename_hidden(joined).select(&names));
         }
         Some(joined)
     }
@@ -1131,7 +1131,7 @@ impl Checker<'_> {
                 .filter(|f| f.name != "__expand_index")
                 .map(|f| f.name.clone())
                 .collect();
-            out = select(out, &names);
+            out = out.select(&names);
         }
         for (e, to) in expansions_names.iter().zip(conversions) {
             if to != Type::Dynamic {
@@ -1212,7 +1212,7 @@ impl Checker<'_> {
         for op in body {
             if aggregates {
                 if let OperatorKind::Summarize {
-                    params,
+                    params: _,
                     aggregates,
                     by,
                 } = &op.kind
@@ -1241,7 +1241,6 @@ impl Checker<'_> {
                         span: op.span,
                     });
                     let summarized = self.summarize(piped.rel, aggregates, &by)?;
-                    let _ = params;
                     let names: Vec<String> = summarized
                         .fields
                         .iter()
@@ -1249,7 +1248,7 @@ impl Checker<'_> {
                         .map(|f| f.name.clone())
                         .collect();
                     piped = Piped {
-                        rel: select(summarized, &names),
+                        rel: summarized.select(&names),
                         order: Vec::new(),
                     };
                     continue;
@@ -1265,7 +1264,7 @@ impl Checker<'_> {
                 .filter(|f| f.name != row_id)
                 .map(|f| f.name.clone())
                 .collect();
-            return Some(select(piped.rel, &names));
+            return Some(piped.rel.select(&names));
         }
         Some(piped.rel)
     }
@@ -1479,22 +1478,6 @@ pub(super) fn with_column(input: Rel, name: &str, value: Scalar, ty: Type) -> Re
     )
 }
 
-/// Keep `names` of `input`, in that order.
-pub(super) fn select(input: Rel, names: &[String]) -> Rel {
-    let fields: Vec<Field> = names
-        .iter()
-        .filter_map(|n| input.field(n).cloned())
-        .collect();
-    let exprs = fields.iter().map(|f| Scalar::col(&f.name)).collect();
-    rel(
-        Node::Project {
-            input: Box::new(input),
-            exprs,
-        },
-        fields,
-    )
-}
-
 /// Columns named `\0X` (hidden by a lookup) renamed `__hidden_X`, so the SQL is valid.
 fn rename_hidden(mut r: Rel) -> Rel {
     for f in &mut r.fields {
@@ -1529,7 +1512,7 @@ pub(super) fn dedupe_by(input: Rel, keys: Vec<Scalar>) -> Rel {
         },
         fields,
     );
-    select(filtered, &names)
+    filtered.select(&names)
 }
 
 fn escape_regex(text: &str) -> String {

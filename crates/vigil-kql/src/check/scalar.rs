@@ -665,10 +665,7 @@ impl Checker<'_> {
         if first.ty == Type::Dynamic {
             rel = Rel {
                 node: Node::Expand {
-                    input: Box::new(super::operators::select(
-                        rel,
-                        std::slice::from_ref(&first.name),
-                    )),
+                    input: Box::new(rel.select(std::slice::from_ref(&first.name))),
                     columns: vec![crate::plan::Expansion {
                         column: first.name.clone(),
                         pairs: false,

@@ -11,7 +11,6 @@ use crate::span::{DiagKind, Span};
 use crate::types::Type;
 
 use super::names;
-use super::operators::select;
 use super::Checker;
 
 impl Checker<'_> {
@@ -130,7 +129,7 @@ impl Checker<'_> {
                         fields: wfields,
                     };
                     let names: Vec<String> = agg_fields.iter().map(|f| f.name.clone()).collect();
-                    select(filtered, &names)
+                    filtered.select(&names)
                 }
             };
             result = Some(match result {
@@ -165,7 +164,7 @@ impl Checker<'_> {
                         .filter(|f| !f.name.ends_with("__child"))
                         .map(|f| f.name.clone())
                         .collect();
-                    select(joined, &names)
+                    joined.select(&names)
                 }
             });
         }
