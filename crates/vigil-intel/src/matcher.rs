@@ -1,0 +1,3 @@
+//! placeholder
+pub struct IntelSet;
+pub struct Hit;
