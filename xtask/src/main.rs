@@ -67,18 +67,31 @@ fn missing_packages() -> Vec<&'static str> {
         .collect()
 }
 
+/// Python packages the tests run as real peers: medallion is OASIS's TAXII 2.1 server.
+const PYTHON_PACKAGES: &[(&str, &str)] = &[("medallion", "medallion==3.0.0")];
+
 fn setup() -> Result<()> {
     let missing = missing_packages();
+    let root = Path::new("/");
     if missing.is_empty() {
         println!("setup: all {} Debian packages present", PACKAGES.len());
-        return Ok(());
+    } else {
+        println!("setup: installing {}", missing.join(" "));
+        run(root, "apt-get", &["update", "-qq"])?;
+        let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+        args.extend(missing.iter().copied());
+        run(root, "apt-get", &args)?;
     }
-    println!("setup: installing {}", missing.join(" "));
-    let root = Path::new("/");
-    run(root, "apt-get", &["update", "-qq"])?;
-    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
-    args.extend(missing.iter().copied());
-    run(root, "apt-get", &args)
+    for (command, spec) in PYTHON_PACKAGES {
+        let present = Command::new(command)
+            .arg("--help")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !present {
+            run(root, "python3", &["-m", "pip", "install", "-q", spec])?;
+        }
+    }
+    Ok(())
 }
 
 fn codegen(root: &Path) -> Result<()> {

@@ -91,6 +91,45 @@ impl Api {
         self.finish(&format!("POST {path}"), resp)
     }
 
+    /// POST a file's bytes as the body.
+    pub fn post_bytes(&self, path: &str, body: Vec<u8>) -> Result<Value> {
+        let resp = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .header("Content-Type", "application/octet-stream")
+            .send(&body[..]);
+        self.finish(&format!("POST {path}"), resp)
+    }
+
+    /// GET an answer that is text, not JSON (an export).
+    pub fn get_text(&self, path: &str) -> Result<String> {
+        let resp = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call();
+        let what = format!("GET {path}");
+        let mut resp =
+            resp.map_err(|e| anyhow!("cannot reach the server at {}: {e}", self.base))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_string()
+            .with_context(|| format!("cannot read the answer to {what}"))?;
+        if !(200..300).contains(&status) {
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            let msg = v["error"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            bail!("{what}: {msg} (HTTP {status})");
+        }
+        Ok(text)
+    }
+
     pub fn patch(&self, path: &str, body: &Value) -> Result<Value> {
         let resp = self
             .agent

@@ -5,6 +5,7 @@ mod alerts;
 mod client;
 mod detections;
 mod hunt;
+mod intel;
 mod rules;
 mod table;
 mod up;
@@ -68,6 +69,23 @@ enum Cmd {
     /// Custom detection rules: hunting queries on a schedule that raise alerts.
     #[command(subcommand)]
     Detections(detections::DetectionsCmd),
+    /// Threat-intelligence indicators: hashes, addresses, networks, domains, URLs,
+    /// certificates, and what to do when they are seen.
+    #[command(subcommand)]
+    Indicators(intel::IndicatorsCmd),
+    /// Feeds: indicators fetched on a schedule (STIX, TAXII 2.1, MISP, CSV, abuse.ch).
+    #[command(subcommand)]
+    Feeds(intel::FeedsCmd),
+    /// MISP warning lists: values known to be benign, left out of imports.
+    #[command(subcommand)]
+    Warninglists(intel::WarningListsCmd),
+    /// What the fleet knows about a file hash, an IP address or a domain.
+    Entity {
+        #[command(subcommand)]
+        cmd: intel::EntityCmd,
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Verbs that are not built yet.
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -131,6 +149,14 @@ enum DevicesCmd {
     },
     /// Revoke a device's certificate: its next request is refused.
     Revoke { device: String },
+    /// Put a device in a device group (scopes indicators); `--none` takes it out.
+    Group {
+        device: String,
+        #[arg(required_unless_present = "none")]
+        group: Option<String>,
+        #[arg(long, conflicts_with = "group")]
+        none: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -269,6 +295,21 @@ fn run(cli: Cli) -> Result<()> {
                     }
                     Ok(())
                 }
+                DevicesCmd::Group {
+                    device,
+                    group,
+                    none: _,
+                } => {
+                    api.patch(
+                        &format!("/api/v1/devices/{}", client::encode(&device)),
+                        &json!({ "group": group }),
+                    )?;
+                    match group {
+                        Some(g) => println!("device {device} is in group {g}"),
+                        None => println!("device {device} is in no group"),
+                    }
+                    Ok(())
+                }
                 DevicesCmd::Revoke { device } => {
                     api.post(&format!("/api/v1/devices/{device}/revoke"), &json!({}))?;
                     println!("device {device} revoked: its next request will be refused");
@@ -310,10 +351,14 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Rules(RulesCmd::Disable { id }) => rules::switch(&api(&cli.conn)?, &id, false),
         Cmd::Hunt(args) => hunt::hunt(|| api(&cli.conn), args),
         Cmd::Detections(d) => detections::detections(&api(&cli.conn)?, d),
+        Cmd::Indicators(i) => intel::indicators(&api(&cli.conn)?, i),
+        Cmd::Feeds(f) => intel::feeds(&api(&cli.conn)?, f),
+        Cmd::Warninglists(w) => intel::warning_lists(&api(&cli.conn)?, w),
+        Cmd::Entity { cmd, json } => intel::entity(&api(&cli.conn)?, cmd, json),
         Cmd::Other(args) => {
             let verb = args.first().map(String::as_str).unwrap_or("");
             match verb {
-                "indicators" | "action" | "live" => {
+                "action" | "live" => {
                     bail!("`vigil {verb}` is not supported yet (see the README's list of what is built)")
                 }
                 _ => bail!("unknown command {verb:?}; see `vigil --help`"),

@@ -148,8 +148,8 @@ impl FromStr for Action {
             "block-and-remediate" | "blockandremediate" => Action::BlockAndRemediate,
             _ => {
                 return Err(IntelError::invalid(format!(
-                    "unknown action {s:?} (expected allow, audit, warn, block or block-and-remediate)"
-                )))
+                "unknown action {s:?} (expected allow, audit, warn, block or block-and-remediate)"
+            )))
             }
         };
         Ok(a)
@@ -219,6 +219,9 @@ pub struct Provenance {
 /// [`Indicator::new`], which checks it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Indicator {
+    /// The state store's id (0 until stored); what hits, blocks and sync deltas name.
+    #[serde(default)]
+    pub id: u64,
     #[serde(rename = "type")]
     pub kind: IndicatorType,
     pub value: String,
@@ -245,6 +248,7 @@ impl Indicator {
     pub fn new(kind: IndicatorType, raw_value: &str) -> Result<Indicator, IntelError> {
         let value = crate::normalize::normalize(kind, raw_value)?;
         Ok(Indicator {
+            id: 0,
             title: format!("{kind} {value}"),
             kind,
             value,

@@ -63,7 +63,10 @@ pub fn ip(raw: &str) -> Result<IpAddr, IntelError> {
 /// Parses an address and folds IPv4-mapped IPv6 (`::ffff:1.2.3.4`) to IPv4, as the kernel
 /// reports such peers either way.
 pub fn parse_addr(raw: &str) -> Option<IpAddr> {
-    let raw = raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(raw);
+    let raw = raw
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(raw);
     let addr: IpAddr = raw.parse().ok()?;
     Some(canonical_addr(addr))
 }
@@ -170,7 +173,10 @@ pub fn domain(raw: &str) -> Result<String, IntelError> {
 /// A URL in canonical form. Without a scheme, `http://` is assumed.
 pub fn url(raw: &str) -> Result<String, IntelError> {
     let bad = |why: &str| IntelError::invalid(format!("{raw:?} is not a URL: {why}"));
-    if raw.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+    if raw
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
         return Err(bad("it contains white space or control characters"));
     }
     let (scheme, rest) = match raw.find("://") {
@@ -323,31 +329,52 @@ mod tests {
     #[test]
     fn hashes_are_lowercase_hex_of_the_right_length() {
         let h = "A".repeat(64);
-        assert_eq!(normalize(IndicatorType::Sha256, &h).unwrap(), "a".repeat(64));
+        assert_eq!(
+            normalize(IndicatorType::Sha256, &h).unwrap(),
+            "a".repeat(64)
+        );
         assert!(normalize(IndicatorType::Sha256, &"a".repeat(63)).is_err());
         assert!(normalize(IndicatorType::Md5, &"g".repeat(32)).is_err());
         let thumb = "AB:".repeat(19) + "AB";
-        assert_eq!(normalize(IndicatorType::Cert, &thumb).unwrap(), "ab".repeat(20));
+        assert_eq!(
+            normalize(IndicatorType::Cert, &thumb).unwrap(),
+            "ab".repeat(20)
+        );
     }
 
     #[test]
     fn addresses_and_networks() {
-        assert_eq!(normalize(IndicatorType::Ip, "::ffff:10.1.2.3").unwrap(), "10.1.2.3");
-        assert_eq!(normalize(IndicatorType::Ip, "10.1.2.3/32").unwrap(), "10.1.2.3");
+        assert_eq!(
+            normalize(IndicatorType::Ip, "::ffff:10.1.2.3").unwrap(),
+            "10.1.2.3"
+        );
+        assert_eq!(
+            normalize(IndicatorType::Ip, "10.1.2.3/32").unwrap(),
+            "10.1.2.3"
+        );
         assert!(normalize(IndicatorType::Ip, "10.1.2.0/24").is_err());
         assert!(normalize(IndicatorType::Ip, "10.1.2").is_err());
-        assert_eq!(normalize(IndicatorType::Cidr, "10.1.2.3/8").unwrap(), "10.0.0.0/8");
+        assert_eq!(
+            normalize(IndicatorType::Cidr, "10.1.2.3/8").unwrap(),
+            "10.0.0.0/8"
+        );
         assert_eq!(
             normalize(IndicatorType::Cidr, "2001:DB8::1/32").unwrap(),
             "2001:db8::/32"
         );
-        assert_eq!(normalize(IndicatorType::Cidr, "0.0.0.0/0").unwrap(), "0.0.0.0/0");
+        assert_eq!(
+            normalize(IndicatorType::Cidr, "0.0.0.0/0").unwrap(),
+            "0.0.0.0/0"
+        );
         assert!(normalize(IndicatorType::Cidr, "10.0.0.0/33").is_err());
     }
 
     #[test]
     fn domains() {
-        assert_eq!(normalize(IndicatorType::Domain, "*.Evil.COM.").unwrap(), "evil.com");
+        assert_eq!(
+            normalize(IndicatorType::Domain, "*.Evil.COM.").unwrap(),
+            "evil.com"
+        );
         assert!(normalize(IndicatorType::Domain, "ev il.com").is_err());
         assert!(normalize(IndicatorType::Domain, "a..b").is_err());
         assert!(normalize(IndicatorType::Domain, "1.2.3.4").is_err());
@@ -358,10 +385,19 @@ mod tests {
     #[test]
     fn urls() {
         let n = |s| normalize(IndicatorType::Url, s).unwrap();
-        assert_eq!(n("HTTP://Evil.COM:80/a%7eb%2fc#frag"), "http://evil.com/a~b%2Fc");
+        assert_eq!(
+            n("HTTP://Evil.COM:80/a%7eb%2fc#frag"),
+            "http://evil.com/a~b%2Fc"
+        );
         assert_eq!(n("evil.com"), "http://evil.com/");
-        assert_eq!(n("https://user:pw@evil.com:8443?q=1"), "https://evil.com:8443/?q=1");
-        assert_eq!(n("http://[2001:DB8::1]:8080/x"), "http://[2001:db8::1]:8080/x");
+        assert_eq!(
+            n("https://user:pw@evil.com:8443?q=1"),
+            "https://evil.com:8443/?q=1"
+        );
+        assert_eq!(
+            n("http://[2001:DB8::1]:8080/x"),
+            "http://[2001:db8::1]:8080/x"
+        );
         assert_eq!(url_host(&n("http://[2001:DB8::1]:8080/x")), "[2001:db8::1]");
         assert_eq!(url_host(&n("https://a.evil.com:8443/x")), "a.evil.com");
         assert!(normalize(IndicatorType::Url, "http://ev il.com/").is_err());

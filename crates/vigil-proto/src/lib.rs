@@ -6,6 +6,7 @@
 //! which bounds the decompressed size and the number of events before trusting anything.
 
 pub mod codec;
+pub mod intel;
 
 /// The generated messages and services of `vigil.agent`.
 pub mod pb {

@@ -37,6 +37,18 @@ impl AlertTables {
         }
     }
 
+    /// [`AlertTables::record`] from async code: appending may wait for room in the store, so
+    /// it leaves the async workers when the runtime has several (a single-threaded runtime has
+    /// no other worker to hand over to).
+    pub fn record_in_async(&mut self, created: &[(&str, &NewHit)]) {
+        match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.record(created))
+            }
+            _ => self.record(created),
+        }
+    }
+
     /// Store the rows of alerts created now (all of one device per append).
     pub fn record(&mut self, created: &[(&str, &NewHit)]) {
         let mut by_device: HashMap<&str, Vec<Row>> = HashMap::new();

@@ -5,7 +5,8 @@
 //!
 //! Alerts and incidents (triage) are in `api/alerts.rs`; rules and suppressions in
 //! `api/rules.rs`; KQL hunting and saved queries in `api/hunt.rs`; custom detections in
-//! `api/custom.rs`; `api/body.rs` reads JSON bodies field by field so that errors name the field.
+//! `api/custom.rs`; threat intelligence (indicators, feeds, warning lists) in `api/intel.rs`;
+//! entity pages (file, IP, domain) in `api/entities.rs`; `api/body.rs` reads JSON bodies field by field so that errors name the field.
 //!
 //! **Invariant:** only this module and `grpc.rs` turn internal types into wire shapes.
 
@@ -26,7 +27,9 @@ use crate::{now_ms, Ctx};
 mod alerts;
 mod body;
 mod custom;
+mod entities;
 mod hunt;
+mod intel;
 mod rules;
 
 /// An API error: a status and a message naming the problem.
@@ -86,13 +89,18 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         )
         .route("/api/v1/enrollment-tokens/{id}/revoke", post(revoke_token))
         .route("/api/v1/devices", get(list_devices))
-        .route("/api/v1/devices/{id}", get(show_device))
+        .route(
+            "/api/v1/devices/{id}",
+            get(show_device).patch(update_device),
+        )
         .route("/api/v1/devices/{id}/revoke", post(revoke_device))
         .route("/api/v1/events/sql", post(events_sql))
         .merge(alerts::routes())
         .merge(rules::routes())
         .merge(hunt::routes())
         .merge(custom::routes())
+        .merge(intel::routes())
+        .merge(entities::routes())
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .with_state(ctx)
 }
@@ -206,6 +214,7 @@ pub fn device_json(d: &Device, inactive_after: Duration, now: i64) -> Value {
         "CertificateSerial": d.cert_serial,
         "CertificateExpires": rfc3339(d.cert_not_after_ms),
         "Health": d.health_detail.as_deref().and_then(|h| serde_json::from_str::<Value>(h).ok()),
+        "DeviceGroup": d.group,
     })
 }
 
@@ -231,6 +240,29 @@ async fn show_device(
         Some(d) => Ok(Json(device_json(&d, inactive, now_ms()))),
         None => Err(ApiError(StatusCode::NOT_FOUND, format!("no device {id}"))),
     }
+}
+
+/// `PATCH /api/v1/devices/{id}` `{"group": "name" | null}`: the device group scopes
+/// indicators.
+async fn update_device(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    let actor = authenticate(&ctx, &headers).await?;
+    let b = body::Body::parse(&raw, &["group"])?;
+    let group = b
+        .text("group")?
+        .ok_or_else(|| bad("field group is missing (a name, or null for no group)"))?;
+    let d = ctx
+        .state
+        .set_device_group(&id, group.as_deref())
+        .await
+        .map_err(not_found_or_internal)?;
+    tracing::info!(device = %id, group = ?group, actor = %actor, "device group set");
+    let inactive = Duration::from_secs(ctx.cfg.server.inactive_after_secs);
+    Ok(Json(device_json(&d, inactive, now_ms())))
 }
 
 async fn revoke_device(

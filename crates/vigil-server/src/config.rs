@@ -25,6 +25,11 @@
 //! [detection]
 //! enabled = true                      # evaluate stored events against the rules
 //! rules_dirs = []                     # folders of extra Sigma rules (built-in rules always load)
+//!
+//! [intel]
+//! retrohunt_days = 30                 # a new indicator is looked for this far back in stored telemetry (0 = off)
+//! feeds = true                        # refresh the configured feeds on their schedules
+//! expired_grace_days = 7              # expired indicators are deleted this long after expiry
 //! ```
 
 use std::net::SocketAddr;
@@ -39,6 +44,28 @@ pub struct ServerConfig {
     pub store: StoreSection,
     pub ingest: IngestSection,
     pub detection: DetectionSection,
+    pub intel: IntelSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntelSection {
+    /// Days of stored telemetry a new indicator is looked for in (0: no retro-hunt).
+    pub retrohunt_days: u32,
+    /// Refresh feeds on their schedules.
+    pub feeds: bool,
+    /// Expired indicators are deleted this many days after their expiry.
+    pub expired_grace_days: u32,
+}
+
+impl Default for IntelSection {
+    fn default() -> Self {
+        IntelSection {
+            retrohunt_days: 30,
+            feeds: true,
+            expired_grace_days: 7,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -177,14 +177,7 @@ async fn run_inner(
         .filter(|(r, _)| r.created)
         .filter_map(|(r, h)| Some((r.alert_id.as_deref()?, h)))
         .collect();
-    // Appending may wait for room in the store: off the async workers when the runtime has
-    // several (a single-threaded runtime has no other worker to hand over to).
-    match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| tables.record(&created))
-        }
-        _ => tables.record(&created),
-    }
+    tables.record_in_async(&created);
     Ok(created.len())
 }
 

@@ -26,13 +26,15 @@ use vigil_state::{NewHit, StateStore};
 use vigil_store::Store;
 
 use crate::alert_tables::AlertTables;
+use crate::intel::matching::{self, IntelHit};
+use crate::intel::Intel;
 use crate::metrics::Metrics;
 use crate::now_ms;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
 /// Hits of one rule on one device and key entity within this window are one alert.
-const GROUP_WINDOW_MS: i64 = 3_600_000;
+pub(crate) const GROUP_WINDOW_MS: i64 = 3_600_000;
 /// Batches waiting for detection before new ones are skipped by it. Queued batches hold their
 /// Arrow memory (even once flushed to Parquet), so the queue stays short: about 64 × the
 /// batch size in rows.
@@ -80,6 +82,7 @@ impl Detector {
     /// `AlertInfo`/`AlertEvidence` rows go to `store`.
     pub fn start(
         rules: RuleSet,
+        intel: Arc<Intel>,
         state: StateStore,
         store: Store,
         runtime: tokio::runtime::Handle,
@@ -88,9 +91,17 @@ impl Detector {
         let (tx, rx) = sync_channel(QUEUE);
         let m = Arc::clone(&metrics);
         let tables = AlertTables::new(store, "alerts");
+        let w = Worker {
+            rules,
+            intel,
+            state,
+            runtime,
+            metrics: m,
+            groups: Groups::default(),
+        };
         std::thread::Builder::new()
             .name("vigil-detect".into())
-            .spawn(move || worker(rules, state, tables, runtime, m, rx))
+            .spawn(move || w.run(tables, rx))
             .expect("spawn the detection thread");
         Detector { tx, metrics }
     }
@@ -115,79 +126,166 @@ impl Detector {
     }
 }
 
-fn worker(
+/// How long a device's group is cached by the worker.
+const GROUP_TTL_MS: i64 = 30_000;
+
+struct Worker {
     rules: RuleSet,
+    intel: Arc<Intel>,
     state: StateStore,
-    mut tables: AlertTables,
     runtime: tokio::runtime::Handle,
     metrics: Arc<Metrics>,
-    rx: Receiver<Job>,
+    groups: Groups,
+}
+
+/// Device → (group, when read): a device's group, cached for a while.
+#[derive(Default)]
+struct Groups(HashMap<String, (Option<String>, i64)>);
+
+impl Groups {
+    fn get(
+        &mut self,
+        device_id: &str,
+        state: &StateStore,
+        runtime: &tokio::runtime::Handle,
+    ) -> Option<String> {
+        let now = now_ms();
+        if let Some((g, at)) = self.0.get(device_id) {
+            if now - at < GROUP_TTL_MS {
+                return g.clone();
+            }
+        }
+        let g = match runtime.block_on(state.device(device_id)) {
+            Ok(d) => d.and_then(|d| d.group),
+            Err(e) => {
+                tracing::warn!(device = device_id, "cannot read the device's group: {e}");
+                None
+            }
+        };
+        self.0.insert(device_id.to_string(), (g.clone(), now));
+        g
+    }
+}
+
+/// Hits of one batch, folded per group key.
+#[derive(Default)]
+struct Hits {
+    list: Vec<NewHit>,
+    by_group: HashMap<String, usize>,
+}
+
+impl Hits {
+    fn add(&mut self, hit: NewHit) {
+        match self.by_group.get(&hit.group_key) {
+            Some(&i) => {
+                let h = &mut self.list[i];
+                h.count += 1;
+                h.at_ms = h.at_ms.min(hit.at_ms);
+                h.last_ms = h.last_ms.max(hit.last_ms);
+            }
+            None => {
+                self.by_group.insert(hit.group_key.clone(), self.list.len());
+                self.list.push(hit);
+            }
+        }
+    }
+}
+
+impl Worker {
+    fn run(mut self, mut tables: AlertTables, rx: Receiver<Job>) {
+        let mut eval = Evaluator::new(&self.rules);
+        let mut found: Vec<Detection> = Vec::new();
+        let mut intel_hits: Vec<IntelHit> = Vec::new();
+        while let Ok(job) = rx.recv() {
+            // Rules an analyst disabled raise nothing (the set is updated by the API).
+            let disabled = self.state.disabled_rules();
+            let set = self.intel.current();
+            let group = self.groups.get(&job.device_id, &self.state, &self.runtime);
+            // Hits of one group within a batch are folded into one, and the batch's alerts
+            // are written in one transaction.
+            let mut hits = Hits::default();
+            for (table, batch) in &job.batches {
+                for row in 0..batch.num_rows() {
+                    let ev = ArrowEvent::new(*table, batch, row);
+                    self.metrics
+                        .detection_events
+                        .fetch_add(1, Ordering::Relaxed);
+                    matching::row_hits(&set, &ev, group.as_deref(), &mut intel_hits);
+                    if !intel_hits.is_empty() {
+                        self.metrics
+                            .intel_hits
+                            .fetch_add(intel_hits.len() as u64, Ordering::Relaxed);
+                        if matching::allowed(&set, &intel_hits) {
+                            // The team vouches for what this row is about.
+                            self.metrics.intel_allowed.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        for h in &intel_hits {
+                            if let Some(ind) = set.get(h.index) {
+                                if let Some(hit) = matching::alert_hit(ind, h, &job.device_id, &ev)
+                                {
+                                    hits.add(hit);
+                                }
+                            }
+                        }
+                    }
+                    found.clear();
+                    eval.evaluate(&ev, &mut found);
+                    for d in &found {
+                        let Some(rule) = self.rules.rule(d.rule) else {
+                            continue;
+                        };
+                        if disabled.contains(&rule.id) {
+                            continue;
+                        }
+                        hits.add(hit_of(rule, d, &job.device_id, &ev));
+                    }
+                }
+            }
+            if !hits.list.is_empty() {
+                record(
+                    &self.runtime,
+                    &self.state,
+                    &mut tables,
+                    &self.metrics,
+                    &hits.list,
+                );
+            }
+        }
+    }
+}
+
+/// Record hits as alerts (one transaction) and store the new alerts' rows.
+pub(crate) fn record(
+    runtime: &tokio::runtime::Handle,
+    state: &StateStore,
+    tables: &mut AlertTables,
+    metrics: &Metrics,
+    hits: &[NewHit],
 ) {
-    let mut eval = Evaluator::new(&rules);
-    let mut found: Vec<Detection> = Vec::new();
-    while let Ok(job) = rx.recv() {
-        // Rules an analyst disabled raise nothing (the set is updated by the API).
-        let disabled = state.disabled_rules();
-        // Hits of one group within a batch are folded into one, and the batch's alerts are
-        // written in one transaction.
-        let mut hits: Vec<NewHit> = Vec::new();
-        let mut by_group: HashMap<String, usize> = HashMap::new();
-        for (table, batch) in &job.batches {
-            for row in 0..batch.num_rows() {
-                let ev = ArrowEvent::new(*table, batch, row);
-                found.clear();
-                eval.evaluate(&ev, &mut found);
-                metrics.detection_events.fetch_add(1, Ordering::Relaxed);
-                for d in &found {
-                    let Some(rule) = rules.rule(d.rule) else {
-                        continue;
-                    };
-                    if disabled.contains(&rule.id) {
-                        continue;
+    match runtime.block_on(state.record_hits(hits, GROUP_WINDOW_MS, now_ms())) {
+        Ok(recorded) => {
+            let created: Vec<(&str, &NewHit)> = recorded
+                .iter()
+                .zip(hits)
+                .filter(|(r, _)| r.created)
+                .filter_map(|(r, h)| Some((r.alert_id.as_deref()?, h)))
+                .collect();
+            tables.record(&created);
+            for (r, hit) in recorded.iter().zip(hits) {
+                match (&r.alert_id, &r.suppressed_by) {
+                    (Some(id), None) if r.created => {
+                        metrics.alerts_created.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(alert = %id, incident = ?r.incident_id, rule = %hit.title, device = %hit.device_id, "alert");
                     }
-                    let hit = hit_of(rule, d, &job.device_id, &ev);
-                    match by_group.get(&hit.group_key) {
-                        Some(&i) => {
-                            let h = &mut hits[i];
-                            h.count += 1;
-                            h.at_ms = h.at_ms.min(hit.at_ms);
-                            h.last_ms = h.last_ms.max(hit.last_ms);
-                        }
-                        None => {
-                            by_group.insert(hit.group_key.clone(), hits.len());
-                            hits.push(hit);
-                        }
+                    (_, Some(s)) if r.created || r.alert_id.is_none() => {
+                        tracing::debug!(suppression = %s, rule = %hit.title, device = %hit.device_id, "hit suppressed");
                     }
+                    _ => {}
                 }
             }
         }
-        if hits.is_empty() {
-            continue;
-        }
-        match runtime.block_on(state.record_hits(&hits, GROUP_WINDOW_MS, now_ms())) {
-            Ok(recorded) => {
-                let created: Vec<(&str, &NewHit)> = recorded
-                    .iter()
-                    .zip(&hits)
-                    .filter(|(r, _)| r.created)
-                    .filter_map(|(r, h)| Some((r.alert_id.as_deref()?, h)))
-                    .collect();
-                tables.record(&created);
-                for (r, hit) in recorded.iter().zip(&hits) {
-                    match (&r.alert_id, &r.suppressed_by) {
-                        (Some(id), None) if r.created => {
-                            metrics.alerts_created.fetch_add(1, Ordering::Relaxed);
-                            tracing::info!(alert = %id, incident = ?r.incident_id, rule = %hit.title, device = %hit.device_id, "alert");
-                        }
-                        (_, Some(s)) if r.created || r.alert_id.is_none() => {
-                            tracing::debug!(suppression = %s, rule = %hit.title, device = %hit.device_id, "hit suppressed");
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Err(e) => tracing::error!(hits = hits.len(), "cannot record alerts: {e}"),
-        }
+        Err(e) => tracing::error!(hits = hits.len(), "cannot record alerts: {e}"),
     }
 }
 
@@ -282,7 +380,7 @@ impl<'a> ArrowEvent<'a> {
         (!a.is_null(self.row)).then_some(a)
     }
 
-    fn text(&self, col: Col) -> Option<&'a str> {
+    pub(crate) fn text(&self, col: Col) -> Option<&'a str> {
         let a = self.column(col)?;
         match a.data_type() {
             DataType::Utf8 => Some(a.as_string::<i32>().value(self.row)).filter(|s| !s.is_empty()),
@@ -318,7 +416,7 @@ impl<'a> ArrowEvent<'a> {
     }
 
     /// Evidence entities of this row, with their roles.
-    fn evidence(&self, device_id: &str) -> Value {
+    pub(crate) fn evidence(&self, device_id: &str) -> Value {
         let t = |c| self.text(c);
         let n = |c| match self.cell(c) {
             Some(FieldRef::Int(i)) => Some(i),

@@ -11,6 +11,7 @@ use vigil_proto::pb::enrollment_server::Enrollment;
 use vigil_proto::pb::telemetry_server::Telemetry;
 use vigil_proto::pb::{
     BatchAck, EnrollRequest, EnrollResponse, EventBatch, HeartbeatRequest, HeartbeatResponse,
+    IndicatorChunk, IndicatorSyncRequest,
 };
 use vigil_schema::wire::{self, WireEvents};
 use vigil_schema::{Col, Table};
@@ -325,10 +326,30 @@ impl Telemetry for TelemetryService {
             .touch_device(&device.id, &seen)
             .await
             .map_err(|e| Status::internal(format!("state store: {e}")))?;
+        let intel = self.ctx.intel.version();
         Ok(Response::new(HeartbeatResponse {
             server_time_unix_ms: now_ms(),
             interval_seconds: self.ctx.cfg.server.heartbeat_interval_secs,
+            indicators_set_id: intel
+                .as_ref()
+                .map(|v| crate::intel::sync::device_set_id(&v.set_id, device.group.as_deref()))
+                .unwrap_or_default(),
+            indicators_version: intel.map_or(0, |v| v.version),
         }))
+    }
+
+    type SyncIndicatorsStream =
+        tokio_stream::wrappers::ReceiverStream<Result<IndicatorChunk, Status>>;
+
+    async fn sync_indicators(
+        &self,
+        req: Request<IndicatorSyncRequest>,
+    ) -> Result<Response<Self::SyncIndicatorsStream>, Status> {
+        let device = self.authorize(&req).await?;
+        let rx = crate::intel::sync::start(Arc::clone(&self.ctx), device, req.into_inner());
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
     }
 }
 

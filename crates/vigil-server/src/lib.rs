@@ -16,6 +16,7 @@ pub mod custom;
 pub mod detect;
 pub mod grpc;
 pub mod hunt;
+pub mod intel;
 pub mod metrics;
 pub mod tls;
 
@@ -53,6 +54,8 @@ pub struct Ctx {
     pub detector: Option<detect::Detector>,
     /// The rules detection loaded (empty when detection is disabled), for `GET /api/v1/rules`.
     pub rules: Vec<vigil_sigma::RuleInfo>,
+    /// The live indicator set and what keeps it current.
+    pub intel: Arc<intel::Intel>,
 }
 
 /// A started server.
@@ -105,12 +108,19 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
     let tls = vigil_pki::server_tls_config(boot.ca.cert_pem(), &boot.server_cert)
         .context("cannot build the TLS configuration")?;
     let metrics = Arc::new(metrics::Metrics::default());
+    let (intel, retro_rx) = intel::Intel::new(state.clone());
+    // The first set is loaded before agents connect, so that nothing stored unmatched.
+    intel
+        .rebuild()
+        .await
+        .context("cannot load the indicators")?;
     let mut catalogue = Vec::new();
     let detector = if cfg.detection.enabled {
         let (rules, _) = detect::load_rules(&cfg.detection.rules_dirs)?;
         catalogue = rules.rules().to_vec();
         Some(detect::Detector::start(
             rules,
+            Arc::clone(&intel),
             state.clone(),
             store.clone(),
             tokio::runtime::Handle::current(),
@@ -128,6 +138,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         metrics: Arc::clone(&metrics),
         detector,
         rules: catalogue,
+        intel: Arc::clone(&intel),
     });
 
     let grpc_listener = tokio::net::TcpListener::bind(cfg.server.grpc_addr)
@@ -181,6 +192,20 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         Arc::clone(&ctx),
         stop_rx.clone(),
     )));
+    tasks.push(tokio::spawn(
+        Arc::clone(&intel).run(cfg.intel.expired_grace_days, stop_rx.clone()),
+    ));
+    tasks.push(tokio::spawn(intel::retro::run(
+        Arc::clone(&ctx),
+        retro_rx,
+        stop_rx.clone(),
+    )));
+    if cfg.intel.feeds {
+        tasks.push(tokio::spawn(intel::feeds::run(
+            Arc::clone(&ctx),
+            stop_rx.clone(),
+        )));
+    }
     tasks.push(tokio::spawn(maintenance(Arc::clone(&ctx), stop_rx)));
 
     Ok(RunningServer {

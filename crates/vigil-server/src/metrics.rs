@@ -19,6 +19,15 @@ pub struct Metrics {
     pub detection_events_skipped: AtomicU64,
     /// Alerts created (hits grouped into an existing alert not counted).
     pub alerts_created: AtomicU64,
+    /// Row values that matched an indicator.
+    pub intel_hits: AtomicU64,
+    /// Rows an `Allow` indicator kept from detection.
+    pub intel_allowed: AtomicU64,
+    /// Stored rows a retro-hunt found for new indicators.
+    pub intel_retro_hits: AtomicU64,
+    /// Indicator sync streams served to agents, and indicators sent in them.
+    pub intel_syncs: AtomicU64,
+    pub intel_synced_indicators: AtomicU64,
 }
 
 impl Metrics {
@@ -80,6 +89,31 @@ impl Metrics {
             "vigil_alerts_created_total",
             "Alerts created.",
             get(&self.alerts_created),
+        );
+        counter(
+            "vigil_intel_hits_total",
+            "Row values that matched an indicator.",
+            get(&self.intel_hits),
+        );
+        counter(
+            "vigil_intel_allowed_rows_total",
+            "Rows an allow indicator kept from detection.",
+            get(&self.intel_allowed),
+        );
+        counter(
+            "vigil_intel_retrohunt_hits_total",
+            "Stored rows found by retro-hunts of new indicators.",
+            get(&self.intel_retro_hits),
+        );
+        counter(
+            "vigil_intel_syncs_total",
+            "Indicator sync streams served to agents.",
+            get(&self.intel_syncs),
+        );
+        counter(
+            "vigil_intel_synced_indicators_total",
+            "Indicators sent to agents.",
+            get(&self.intel_synced_indicators),
         );
         counter(
             "vigil_ingest_seconds_micros_total",

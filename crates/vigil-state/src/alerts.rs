@@ -192,6 +192,32 @@ impl StateStore {
         rows.iter().map(from_row).collect()
     }
 
+    /// The most recent alerts (at most `limit`) whose evidence mentions `needle` (a hash, an
+    /// address, a host name: matched as text, case-insensitively).
+    pub async fn alerts_mentioning(
+        &self,
+        needle: &str,
+        limit: u32,
+    ) -> Result<Vec<Alert>, StateError> {
+        let pattern = format!(
+            "%{}%",
+            needle
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM alerts WHERE evidence LIKE $1 ESCAPE '\\' \
+             ORDER BY last_ms DESC, id LIMIT $2"
+        ))
+        .bind(pattern)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StateError::db("find alerts"))?;
+        rows.iter().map(from_row).collect()
+    }
+
     /// Change an alert's lifecycle fields (and add a comment), as `actor`. Audited; a refused
     /// update changes nothing. Resolving the last open alert of an incident resolves it;
     /// reopening an alert of a resolved incident reopens it.

@@ -76,6 +76,8 @@ pub struct Device {
     pub events_received: u64,
     /// Events this device reported as dropped, in total.
     pub events_dropped: u64,
+    /// The device group it belongs to (scopes indicators), if any.
+    pub group: Option<String>,
 }
 
 /// What a heartbeat reports. `None` fields keep the stored value; the counters are added to
@@ -108,7 +110,8 @@ pub struct DeviceSeen {
 
 const COLUMNS: &str = "id, name, enrolled_ms, enrollment_token_id, last_seen_ms, revoked_ms,
     cert_serial, cert_fingerprint, cert_not_after_ms, health, agent_version, os_platform,
-    os_version, kernel, ip, sensor_mode, health_detail, events_received, events_dropped";
+    os_version, kernel, ip, sensor_mode, health_detail, events_received, events_dropped,
+    device_group";
 
 const UPSERT: &str = "INSERT INTO devices
     (id, name, enrolled_ms, enrollment_token_id, cert_serial, cert_fingerprint,
@@ -336,6 +339,35 @@ fn check_json(what: &'static str, v: &str) -> Result<(), StateError> {
         .map_err(|e| StateError::invalid(what, v, format!("is not json: {e}")))
 }
 
+impl StateStore {
+    /// Put a device in a group (`None`: in no group).
+    pub async fn set_device_group(
+        &self,
+        id: &str,
+        group: Option<&str>,
+    ) -> Result<Device, StateError> {
+        if let Some(g) = group {
+            check_name("device group", g, true)?;
+        }
+        let done = sqlx::query("UPDATE devices SET device_group = $2 WHERE id = $1")
+            .bind(id)
+            .bind(group)
+            .execute(&self.pool)
+            .await
+            .map_err(StateError::db("set a device group"))?;
+        if done.rows_affected() == 0 {
+            return Err(StateError::NotFound {
+                what: "device",
+                id: id.to_string(),
+            });
+        }
+        self.device(id).await?.ok_or_else(|| StateError::NotFound {
+            what: "device",
+            id: id.to_string(),
+        })
+    }
+}
+
 fn from_row(row: &SqliteRow) -> Result<Device, StateError> {
     let get = || -> Result<_, sqlx::Error> {
         Ok(Device {
@@ -358,6 +390,7 @@ fn from_row(row: &SqliteRow) -> Result<Device, StateError> {
             health_detail: row.try_get("health_detail")?,
             events_received: 0,
             events_dropped: 0,
+            group: row.try_get("device_group")?,
         })
     };
     let mut device = get().map_err(StateError::db("read a device"))?;

@@ -9,7 +9,8 @@
 //!   in both engines);
 //! - all SQL of an entity lives in that entity's module, beside its methods on [`StateStore`]:
 //!   `enrollment.rs`, `devices.rs`, `api_tokens.rs`, `users.rs`, `alerts.rs`, `incidents.rs`,
-//!   `suppressions.rs`, `rules.rs`, `saved_queries.rs`, `custom_detections.rs`; `lifecycle.rs` holds what alerts and incidents share
+//!   `suppressions.rs`, `rules.rs`, `saved_queries.rs`, `custom_detections.rs`, `intel.rs`
+//!   (indicators and their change log), `feeds.rs` (feeds, warning lists); `lifecycle.rs` holds what alerts and incidents share
 //!   (status, classification, comments, the audit log);
 //! - the schema is created and upgraded by our own small runner (`migrate.rs`), not by a
 //!   backend's tooling.
@@ -26,7 +27,9 @@ mod custom_detections;
 mod devices;
 mod enrollment;
 mod error;
+mod feeds;
 mod incidents;
+mod intel;
 mod lifecycle;
 mod migrate;
 mod rules;
@@ -53,7 +56,12 @@ pub use custom_detections::{
 pub use devices::{Device, DeviceSeen, NewDevice};
 pub use enrollment::{EnrollmentToken, ENROLLMENT_TOKEN_PREFIX};
 pub use error::{format_unix_ms, DeviceAuthError, RedeemError, StateError};
+pub use feeds::{Feed, FeedRun, NewFeed, StoredWarningList, FEED_FORMATS, MIN_FEED_INTERVAL_MS};
 pub use incidents::{incident_entities, Incident, IncidentFilter, INCIDENT_WINDOW_MS};
+pub use intel::{
+    ChangePage, IndicatorFilter, IndicatorRecord, IndicatorUpdate, IntelVersion, UpsertSummary,
+    TOMBSTONE_KEEP_MS,
+};
 pub use lifecycle::{
     determinations, AuditEntry, Comment, LifecycleUpdate, CLASSIFICATIONS, STATUSES,
 };

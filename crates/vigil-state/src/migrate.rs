@@ -65,7 +65,81 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "custom_detections",
         sql: CUSTOM_DETECTIONS,
     },
+    Migration {
+        version: 6,
+        name: "threat_intel",
+        sql: THREAT_INTEL,
+    },
 ];
+
+/// Indicators with their change log (versions, tombstones), feeds, warning lists, and device
+/// groups (which scope indicators).
+const THREAT_INTEL: &str = "
+CREATE TABLE indicators (
+    id              BIGINT PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    value           TEXT NOT NULL,
+    action          TEXT NOT NULL,
+    severity        TEXT NOT NULL,
+    title           TEXT NOT NULL,
+    description     TEXT NOT NULL,
+    expires_ms      BIGINT,
+    device_groups   TEXT NOT NULL,
+    generate_alert  BIGINT NOT NULL,
+    source          TEXT NOT NULL,
+    reference       TEXT NOT NULL,
+    first_seen_ms   BIGINT,
+    labels          TEXT NOT NULL,
+    created_ms      BIGINT NOT NULL,
+    updated_ms      BIGINT NOT NULL,
+    created_by      TEXT NOT NULL,
+    version         BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX indicators_source_value ON indicators (source, kind, value);
+CREATE INDEX indicators_value ON indicators (kind, value);
+CREATE INDEX indicators_version ON indicators (version, id);
+CREATE INDEX indicators_expiry ON indicators (expires_ms);
+CREATE TABLE indicator_tombstones (
+    id          BIGINT PRIMARY KEY,
+    version     BIGINT NOT NULL,
+    deleted_ms  BIGINT NOT NULL
+);
+CREATE INDEX indicator_tombstones_version ON indicator_tombstones (version);
+CREATE TABLE intel_meta (
+    key     TEXT PRIMARY KEY,
+    value   TEXT NOT NULL
+);
+CREATE TABLE feeds (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL UNIQUE,
+    format          TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    collection      TEXT,
+    username        TEXT,
+    secret          TEXT,
+    interval_ms     BIGINT NOT NULL,
+    action          TEXT NOT NULL,
+    severity        TEXT NOT NULL,
+    generate_alert  BIGINT NOT NULL,
+    expire_after_ms BIGINT,
+    enabled         BIGINT NOT NULL,
+    cursor          TEXT,
+    last_run_ms     BIGINT,
+    last_ok_ms      BIGINT,
+    last_status     TEXT,
+    last_error      TEXT,
+    last_count      BIGINT,
+    created_ms      BIGINT NOT NULL,
+    created_by      TEXT NOT NULL
+);
+CREATE TABLE warning_lists (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    body        TEXT NOT NULL,
+    created_ms  BIGINT NOT NULL
+);
+ALTER TABLE devices ADD COLUMN device_group TEXT;
+";
 
 /// Custom detection rules and the hits each has already raised.
 const CUSTOM_DETECTIONS: &str = "

@@ -15,10 +15,11 @@ use tokio::sync::{mpsc, Notify};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use vigil_proto::pb::telemetry_client::TelemetryClient;
-use vigil_proto::pb::{EventBatch, HeartbeatRequest};
+use vigil_proto::pb::{EventBatch, HeartbeatRequest, IndicatorSyncRequest};
 use vigil_schema::Row;
 
 use crate::enroll::{endpoint, Enrollment};
+use crate::intel_sync::{IndicatorCache, OnIndicators};
 use crate::spool::{Spool, SpoolBatch, SpoolId, SpoolOptions};
 use crate::UplinkError;
 
@@ -35,6 +36,26 @@ pub struct UplinkOptions {
     pub heartbeat_interval: Duration,
     pub zstd_level: i32,
     pub agent_version: String,
+    /// Keep the server's indicators in a local cache and hand each new set to the agent.
+    pub intel: Option<IntelOptions>,
+}
+
+/// Where the indicator cache lives and who gets the sets.
+#[derive(Clone)]
+pub struct IntelOptions {
+    pub dir: std::path::PathBuf,
+    pub on_update: OnIndicators,
+    /// The longest wait between two syncs (heartbeats announce changes sooner).
+    pub max_interval: Duration,
+}
+
+impl std::fmt::Debug for IntelOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntelOptions")
+            .field("dir", &self.dir)
+            .field("max_interval", &self.max_interval)
+            .finish_non_exhaustive()
+    }
 }
 
 impl UplinkOptions {
@@ -47,6 +68,7 @@ impl UplinkOptions {
             heartbeat_interval: Duration::from_secs(30),
             zstd_level: 3,
             agent_version: String::new(),
+            intel: None,
         }
     }
 }
@@ -71,6 +93,10 @@ pub struct UplinkStats {
     pub spool_bytes: u64,
     pub spool_pending_events: u64,
     pub last_error: Option<String>,
+    /// Indicators held in the local cache, and the server version they are at.
+    pub indicators: u64,
+    pub indicators_version: u64,
+    pub indicators_last_sync_ms: Option<i64>,
 }
 
 struct Shared {
@@ -93,6 +119,22 @@ impl Uplink {
     /// Open the spool and start the uplink thread.
     pub fn start(enrollment: Enrollment, opts: UplinkOptions) -> Result<Uplink, UplinkError> {
         let spool = Spool::open(opts.spool.clone()).map_err(|e| UplinkError::Io(e.to_string()))?;
+        let intel = match &opts.intel {
+            Some(o) => {
+                let cache = IndicatorCache::open(&o.dir).map_err(|e| {
+                    UplinkError::Io(format!(
+                        "cannot open the indicator cache in {}: {e}",
+                        o.dir.display()
+                    ))
+                })?;
+                Some(Arc::new(IntelState {
+                    cache: Mutex::new(cache),
+                    wake: Notify::new(),
+                    opts: o.clone(),
+                }))
+            }
+            None => None,
+        };
         let boot_id = hex::encode(rand::random::<[u8; 16]>());
         let (tx, rx) = mpsc::channel(64);
         let shared = Arc::new(Shared {
@@ -125,6 +167,7 @@ impl Uplink {
                         .max_decoding_message_size(4 << 20)
                         .max_encoding_message_size(64 << 20),
                     kick: Arc::new(Notify::new()),
+                    intel,
                 };
                 rt.block_on(task.run(rx));
             })
@@ -196,6 +239,15 @@ struct Task {
     client: TelemetryClient<Channel>,
     /// Woken when the batcher spooled something.
     kick: Arc<Notify>,
+    intel: Option<Arc<IntelState>>,
+}
+
+/// The indicator cache and what wakes its sync.
+struct IntelState {
+    cache: Mutex<IndicatorCache>,
+    /// Woken when a heartbeat announces a set or version the cache does not hold.
+    wake: Notify,
+    opts: IntelOptions,
 }
 
 /// How a failed upload is handled.
@@ -251,6 +303,10 @@ impl Task {
         let batcher = tokio::spawn(Arc::clone(&me).batcher(rx));
         let sender = tokio::spawn(Arc::clone(&me).sender());
         let heartbeat = tokio::spawn(Arc::clone(&me).heartbeats());
+        let intel = me
+            .intel
+            .clone()
+            .map(|st| tokio::spawn(Arc::clone(&me).intel_sync(st)));
         // The batcher ends when the agent drops its sender; then give the sender until stop.
         let _ = batcher.await;
         me.kick.notify_one();
@@ -262,6 +318,9 @@ impl Task {
         }
         sender.abort();
         heartbeat.abort();
+        if let Some(t) = intel {
+            t.abort();
+        }
         let _ = me.lock_spool().sync_cursor();
     }
 
@@ -458,7 +517,16 @@ impl Task {
             let interval = match client.heartbeat(req).await {
                 Ok(r) => {
                     self.refresh_stats(Some(true));
-                    let s = r.into_inner().interval_seconds;
+                    let r = r.into_inner();
+                    if let Some(st) = &self.intel {
+                        let cache = st.cache.lock().unwrap_or_else(|p| p.into_inner());
+                        if cache.set_id() != r.indicators_set_id
+                            || cache.version() != r.indicators_version
+                        {
+                            st.wake.notify_one();
+                        }
+                    }
+                    let s = r.interval_seconds;
                     if s == 0 {
                         self.opts.heartbeat_interval
                     } else {
@@ -477,6 +545,120 @@ impl Task {
             tokio::time::sleep(interval).await;
         }
     }
+}
+
+impl Task {
+    /// Keep the indicator cache in step with the server: sync at start, when a heartbeat
+    /// announces a change, and at least every `max_interval`; hand the live set to the agent
+    /// at start (from the cache: protection works before the server answers), after each
+    /// change and when an indicator expires.
+    async fn intel_sync(self: Arc<Self>, st: Arc<IntelState>) {
+        publish(&self, &st).await;
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let wait = match self.sync_once(&st).await {
+                Ok(changed) => {
+                    backoff = Duration::from_secs(1);
+                    if changed {
+                        publish(&self, &st).await;
+                    }
+                    let now = now_ms();
+                    let next = st
+                        .cache
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .next_expiry(now);
+                    let until_expiry = next.map(|e| Duration::from_millis((e - now) as u64 + 1));
+                    until_expiry.map_or(st.opts.max_interval, |d| d.min(st.opts.max_interval))
+                }
+                Err(e) => {
+                    self.note_error(format!("indicator sync: {e}"));
+                    let b = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                    b
+                }
+            };
+            tokio::select! {
+                _ = st.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {
+                    // An expiry passed (or the interval): the live set may have changed.
+                    publish(&self, &st).await;
+                }
+            }
+        }
+    }
+
+    /// One sync; whether the cache changed.
+    async fn sync_once(&self, st: &IntelState) -> Result<bool, String> {
+        let req = {
+            let c = st.cache.lock().unwrap_or_else(|p| p.into_inner());
+            IndicatorSyncRequest {
+                set_id: c.set_id().to_string(),
+                since_version: c.version(),
+            }
+        };
+        let before = req.clone();
+        let mut client = self.client.clone();
+        let mut stream = client
+            .sync_indicators(req)
+            .await
+            .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?
+            .into_inner();
+        let mut changed = false;
+        loop {
+            let next = stream.message().await;
+            let mut c = st.cache.lock().unwrap_or_else(|p| p.into_inner());
+            match next {
+                Ok(Some(chunk)) => {
+                    changed |= chunk.full || !chunk.upserts.is_empty() || !chunk.removed.is_empty();
+                    let last = chunk.last;
+                    if let Err(e) = c.apply(chunk) {
+                        let _ = c.abort();
+                        return Err(e);
+                    }
+                    if last {
+                        changed |=
+                            c.set_id() != before.set_id || c.version() != before.since_version;
+                        return Ok(changed);
+                    }
+                }
+                Ok(None) => {
+                    let _ = c.abort();
+                    return Err("the server ended the sync before its last chunk".into());
+                }
+                Err(s) => {
+                    let _ = c.abort();
+                    return Err(format!("{:?}: {}", s.code(), s.message()));
+                }
+            }
+        }
+    }
+}
+
+/// Build the live set from the cache (off the runtime: a million indicators take a moment)
+/// and hand it to the agent.
+async fn publish(task: &Arc<Task>, st: &Arc<IntelState>) {
+    let st2 = Arc::clone(st);
+    let built = tokio::task::spawn_blocking(move || {
+        let c = st2.cache.lock().unwrap_or_else(|p| p.into_inner());
+        (Arc::new(c.live_set(now_ms())), c.len(), c.version())
+    })
+    .await;
+    if let Ok((set, held, version)) = built {
+        {
+            let mut s = task.shared.stats.lock().unwrap_or_else(|p| p.into_inner());
+            s.indicators = held as u64;
+            s.indicators_version = version;
+            s.indicators_last_sync_ms = Some(now_ms());
+        }
+        (st.opts.on_update)(set);
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The spool keeps the compressed payload with a small header: compression (1 byte) and the

@@ -86,7 +86,7 @@ use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-mod format;
+pub(crate) mod format;
 mod recover;
 mod state;
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub(super) fn routes() -> Router<Arc<Ctx>> {
 }
 
 /// An alert in MDE's AlertInfo/AlertEvidence vocabulary.
-fn alert_json(a: &Alert) -> Value {
+pub(crate) fn alert_json(a: &Alert) -> Value {
     json!({
         "AlertId": a.id,
         "Title": a.title,

@@ -76,6 +76,35 @@ impl Body {
         }
     }
 
+    /// An expiry given as `ttl_seconds` (from `now_ms`) or `expires_ms` (unix ms): absent →
+    /// `None`; either given as null → `Some(None)` (no expiry); else the time.
+    pub fn expiry(&self, now_ms: i64) -> Result<Option<Option<i64>>, ApiError> {
+        let nulls = ["ttl_seconds", "expires_ms"]
+            .iter()
+            .any(|k| matches!(self.0.get(*k), Some(Value::Null)));
+        match (self.int("ttl_seconds")?, self.int("expires_ms")?) {
+            (Some(_), Some(_)) => Err(bad("give ttl_seconds or expires_ms, not both")),
+            (Some(t), None) if t <= 0 => {
+                Err(bad(format!("field ttl_seconds must be positive, not {t}")))
+            }
+            (Some(t), None) => Ok(Some(Some(now_ms.saturating_add(t.saturating_mul(1000))))),
+            (None, Some(e)) => Ok(Some(Some(e))),
+            (None, None) if nulls => Ok(Some(None)),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// A boolean field (absent or null: `None`).
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(bad(format!(
+                "field {name} must be true or false, not {other}"
+            ))),
+        }
+    }
+
     /// The raw value of a field.
     pub fn raw(&self, name: &str) -> Option<&Value> {
         self.0.get(name)

@@ -170,14 +170,7 @@ async fn create_suppression(
         )));
     }
     let now = now_ms();
-    let expires_ms = match (b.int("ttl_seconds")?, b.int("expires_ms")?) {
-        (Some(_), Some(_)) => return Err(bad("give ttl_seconds or expires_ms, not both")),
-        (Some(t), None) if t <= 0 => {
-            return Err(bad(format!("field ttl_seconds must be positive, not {t}")))
-        }
-        (Some(t), None) => Some(now.saturating_add(t.saturating_mul(1000))),
-        (None, e) => e,
-    };
+    let expires_ms = b.expiry(now)?.flatten();
     let new = NewSuppression {
         rule_id,
         conditions: conditions(&b)?,

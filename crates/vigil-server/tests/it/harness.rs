@@ -66,6 +66,28 @@ impl Api {
         (status, r.body_mut().read_json().unwrap_or(Value::Null))
     }
 
+    /// POST raw bytes (an import) and return (status, body).
+    pub fn post_raw(&self, path: &str, body: &[u8]) -> (u16, Value) {
+        let mut r = Self::agent()
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .send(body)
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    /// GET an answer as text (an export).
+    pub fn get_text(&self, path: &str) -> (u16, String) {
+        let mut r = Self::agent()
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_to_string().unwrap_or_default())
+    }
+
     /// POST and return (status, body).
     pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.call("POST", path, Some(body))
@@ -134,7 +156,11 @@ impl ServerProcess {
                 "--http-addr",
                 &http.to_string(),
             ])
-            .env("RUST_LOG", "warn")
+            // VIGIL_TEST_LOG=info shows the server's log when a test needs looking into.
+            .env(
+                "RUST_LOG",
+                std::env::var("VIGIL_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .spawn()
             .unwrap();

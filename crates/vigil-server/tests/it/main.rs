@@ -8,4 +8,5 @@ mod harness;
 mod hunt_api;
 mod hunting;
 mod ingest;
+mod intel;
 mod triage;

@@ -8,13 +8,15 @@
 //! - `persistence.rs` — data survives closing and reopening the file;
 //! - `alerts.rs` — hits grouped into alerts;
 //! - `triage.rs` — alert and incident lifecycle, suppressions, incidents, rule switches;
-//! - `hunting.rs` — saved queries and custom detection rules.
+//! - `hunting.rs` — saved queries and custom detection rules;
+//! - `intel.rs` — indicators, their change log, feeds and warning lists.
 
 mod alerts;
 mod api_tokens;
 mod devices;
 mod enrollment;
 mod hunting;
+mod intel;
 mod migrations;
 mod persistence;
 mod triage;

@@ -172,7 +172,7 @@ fn checksum(header: &[u8], body: &[u8]) -> u32 {
 
 /// CRC-32/ISO-HDLC (the zlib/PNG one), reflected polynomial 0xEDB88320, one table lookup
 /// per byte.
-pub(super) struct Crc32(u32);
+pub(crate) struct Crc32(u32);
 
 const CRC_TABLE: [u32; 256] = {
     let mut table = [0u32; 256];
@@ -195,11 +195,11 @@ const CRC_TABLE: [u32; 256] = {
 };
 
 impl Crc32 {
-    pub(super) fn new() -> Crc32 {
+    pub(crate) fn new() -> Crc32 {
         Crc32(!0)
     }
 
-    pub(super) fn update(&mut self, bytes: &[u8]) {
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
         let mut c = self.0;
         for &b in bytes {
             c = CRC_TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
@@ -207,7 +207,7 @@ impl Crc32 {
         self.0 = c;
     }
 
-    pub(super) fn finish(self) -> u32 {
+    pub(crate) fn finish(self) -> u32 {
         !self.0
     }
 }
