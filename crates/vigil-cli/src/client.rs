@@ -130,6 +130,33 @@ impl Api {
         Ok(text)
     }
 
+    /// GET a file into `dest`; returns the bytes written.
+    pub fn download(&self, path: &str, dest: &std::path::Path) -> Result<u64> {
+        let resp = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call();
+        let what = format!("GET {path}");
+        let mut resp =
+            resp.map_err(|e| anyhow!("cannot reach the server at {}: {e}", self.base))?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            let text = resp.body_mut().read_to_string().unwrap_or_default();
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            let msg = v["error"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            bail!("{what}: {msg} (HTTP {status})");
+        }
+        let mut out = std::fs::File::create(dest)
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+        let n = std::io::copy(&mut resp.body_mut().as_reader(), &mut out)
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+        Ok(n)
+    }
+
     pub fn patch(&self, path: &str, body: &Value) -> Result<Value> {
         let resp = self
             .agent

@@ -1,6 +1,7 @@
 //! `vigil`: the operator CLI over the server's HTTP API, and `vigil up` (server + local agent
 //! in one command). Verbs follow `../shared/cli-contract.md`; every listing takes `--json`.
 
+mod actions;
 mod alerts;
 mod client;
 mod detections;
@@ -86,6 +87,14 @@ enum Cmd {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Response actions on devices, and the action center.
+    #[command(subcommand)]
+    Action(actions::ActionCmd),
+    /// The library of files for live response (putfile) and scripts (run).
+    #[command(subcommand)]
+    Library(actions::LibraryCmd),
+    /// A live-response session on a device.
+    Live(actions::LiveArgs),
     /// Verbs that are not built yet.
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -355,14 +364,12 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Feeds(f) => intel::feeds(&api(&cli.conn)?, f),
         Cmd::Warninglists(w) => intel::warning_lists(&api(&cli.conn)?, w),
         Cmd::Entity { cmd, json } => intel::entity(&api(&cli.conn)?, cmd, json),
+        Cmd::Action(a) => actions::action(&api(&cli.conn)?, a),
+        Cmd::Library(l) => actions::library(&api(&cli.conn)?, l),
+        Cmd::Live(l) => actions::live(&api(&cli.conn)?, l),
         Cmd::Other(args) => {
             let verb = args.first().map(String::as_str).unwrap_or("");
-            match verb {
-                "action" | "live" => {
-                    bail!("`vigil {verb}` is not supported yet (see the README's list of what is built)")
-                }
-                _ => bail!("unknown command {verb:?}; see `vigil --help`"),
-            }
+            bail!("unknown command {verb:?}; see `vigil --help`")
         }
     }
 }

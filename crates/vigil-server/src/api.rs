@@ -6,7 +6,8 @@
 //! Alerts and incidents (triage) are in `api/alerts.rs`; rules and suppressions in
 //! `api/rules.rs`; KQL hunting and saved queries in `api/hunt.rs`; custom detections in
 //! `api/custom.rs`; threat intelligence (indicators, feeds, warning lists) in `api/intel.rs`;
-//! entity pages (file, IP, domain) in `api/entities.rs`; `api/body.rs` reads JSON bodies field by field so that errors name the field.
+//! entity pages (file, IP, domain) in `api/entities.rs`; response actions, the action center,
+//! live response and the file library in `api/actions.rs`; `api/body.rs` reads JSON bodies field by field so that errors name the field.
 //!
 //! **Invariant:** only this module and `grpc.rs` turn internal types into wire shapes.
 
@@ -24,6 +25,7 @@ use vigil_state::{Device, EnrollmentToken};
 
 use crate::{now_ms, Ctx};
 
+mod actions;
 mod alerts;
 mod body;
 mod custom;
@@ -101,6 +103,7 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .merge(custom::routes())
         .merge(intel::routes())
         .merge(entities::routes())
+        .merge(actions::routes())
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .with_state(ctx)
 }

@@ -10,8 +10,9 @@ use tonic::{Request, Response, Status};
 use vigil_proto::pb::enrollment_server::Enrollment;
 use vigil_proto::pb::telemetry_server::Telemetry;
 use vigil_proto::pb::{
-    BatchAck, EnrollRequest, EnrollResponse, EventBatch, HeartbeatRequest, HeartbeatResponse,
-    IndicatorChunk, IndicatorSyncRequest,
+    BatchAck, CommandMessage, CommandReport, EnrollRequest, EnrollResponse, EventBatch, FileAck,
+    FileChunk, FileRequest, HeartbeatRequest, HeartbeatResponse, IndicatorChunk,
+    IndicatorSyncRequest,
 };
 use vigil_schema::wire::{self, WireEvents};
 use vigil_schema::{Col, Table};
@@ -347,6 +348,43 @@ impl Telemetry for TelemetryService {
     ) -> Result<Response<Self::SyncIndicatorsStream>, Status> {
         let device = self.authorize(&req).await?;
         let rx = crate::intel::sync::start(Arc::clone(&self.ctx), device, req.into_inner());
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
+    }
+
+    type CommandsStream = tokio_stream::wrappers::ReceiverStream<Result<CommandMessage, Status>>;
+
+    async fn commands(
+        &self,
+        req: Request<tonic::Streaming<CommandReport>>,
+    ) -> Result<Response<Self::CommandsStream>, Status> {
+        let device = self.authorize(&req).await?;
+        let rx = crate::respond::connect(Arc::clone(&self.ctx), device.id, req.into_inner());
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
+    }
+
+    async fn upload_file(
+        &self,
+        req: Request<tonic::Streaming<FileChunk>>,
+    ) -> Result<Response<FileAck>, Status> {
+        let device = self.authorize(&req).await?;
+        let ack = crate::respond::receive_upload(&self.ctx, &device.id, req.into_inner()).await?;
+        tracing::info!(device = %device.id, file = %ack.file_id, bytes = ack.size, "file uploaded");
+        Ok(Response::new(ack))
+    }
+
+    type DownloadFileStream = tokio_stream::wrappers::ReceiverStream<Result<FileChunk, Status>>;
+
+    async fn download_file(
+        &self,
+        req: Request<FileRequest>,
+    ) -> Result<Response<Self::DownloadFileStream>, Status> {
+        self.authorize(&req).await?;
+        let rx = crate::respond::send_library_file(Arc::clone(&self.ctx), &req.into_inner().file)
+            .await?;
         Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
             rx,
         )))

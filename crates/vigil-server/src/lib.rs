@@ -18,6 +18,7 @@ pub mod grpc;
 pub mod hunt;
 pub mod intel;
 pub mod metrics;
+pub mod respond;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -56,6 +57,8 @@ pub struct Ctx {
     pub rules: Vec<vigil_sigma::RuleInfo>,
     /// The live indicator set and what keeps it current.
     pub intel: Arc<intel::Intel>,
+    /// Response actions: the agents' command streams and the files actions move.
+    pub respond: respond::Respond,
 }
 
 /// A started server.
@@ -139,6 +142,12 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         detector,
         rules: catalogue,
         intel: Arc::clone(&intel),
+        respond: respond::Respond::new(&data_dir).with_context(|| {
+            format!(
+                "cannot create the files directory in {}",
+                data_dir.display()
+            )
+        })?,
     });
 
     let grpc_listener = tokio::net::TcpListener::bind(cfg.server.grpc_addr)
@@ -206,6 +215,10 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
             stop_rx.clone(),
         )));
     }
+    tasks.push(tokio::spawn(respond::sweeper(
+        Arc::clone(&ctx),
+        stop_rx.clone(),
+    )));
     tasks.push(tokio::spawn(maintenance(Arc::clone(&ctx), stop_rx)));
 
     Ok(RunningServer {

@@ -10,7 +10,8 @@
 //! - all SQL of an entity lives in that entity's module, beside its methods on [`StateStore`]:
 //!   `enrollment.rs`, `devices.rs`, `api_tokens.rs`, `users.rs`, `alerts.rs`, `incidents.rs`,
 //!   `suppressions.rs`, `rules.rs`, `saved_queries.rs`, `custom_detections.rs`, `intel.rs`
-//!   (indicators and their change log), `feeds.rs` (feeds, warning lists); `lifecycle.rs` holds what alerts and incidents share
+//!   (indicators and their change log), `feeds.rs` (feeds, warning lists), `actions.rs`
+//!   (response actions, live-response sessions, files); `lifecycle.rs` holds what alerts and incidents share
 //!   (status, classification, comments, the audit log);
 //! - the schema is created and upgraded by our own small runner (`migrate.rs`), not by a
 //!   backend's tooling.
@@ -21,6 +22,7 @@
 //! SHA-256 (`secret.rs`). Times are always given by the caller (`now_ms`), so that tests and
 //! the server agree on one clock.
 
+mod actions;
 mod alerts;
 mod api_tokens;
 mod custom_detections;
@@ -48,6 +50,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use actions::{
+    new_file_id, ActionEvent, ActionFilter, LiveSession, NewAction, ResponseAction, StoredFile,
+    ACTION_STATUSES, DEFAULT_ACTION_TTL_MS, FINAL_STATUSES,
+};
 pub use alerts::{Alert, AlertFilter, NewHit, Recorded, SEVERITIES};
 pub use api_tokens::{ApiToken, API_TOKEN_PREFIX};
 pub use custom_detections::{

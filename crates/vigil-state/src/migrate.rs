@@ -70,7 +70,67 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "threat_intel",
         sql: THREAT_INTEL,
     },
+    Migration {
+        version: 7,
+        name: "response_actions",
+        sql: RESPONSE_ACTIONS,
+    },
 ];
+
+/// Response actions with their timeline, live-response sessions, and the files actions bring
+/// back or the library holds.
+const RESPONSE_ACTIONS: &str = "
+CREATE TABLE actions (
+    id              TEXT PRIMARY KEY,
+    device_id       TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    args            TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    requested_by    TEXT NOT NULL,
+    created_ms      BIGINT NOT NULL,
+    expires_ms      BIGINT NOT NULL,
+    status          TEXT NOT NULL,
+    sent_ms         BIGINT,
+    started_ms      BIGINT,
+    finished_ms     BIGINT,
+    result          TEXT,
+    error           TEXT,
+    undo_of         TEXT,
+    session_id      TEXT
+);
+CREATE INDEX actions_device_status ON actions (device_id, status, created_ms);
+CREATE INDEX actions_created ON actions (created_ms);
+CREATE TABLE action_events (
+    action_id   TEXT NOT NULL,
+    at_ms       BIGINT NOT NULL,
+    status      TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    detail      TEXT NOT NULL
+);
+CREATE INDEX action_events_action ON action_events (action_id, at_ms);
+CREATE TABLE live_sessions (
+    id          TEXT PRIMARY KEY,
+    device_id   TEXT NOT NULL,
+    opened_by   TEXT NOT NULL,
+    opened_ms   BIGINT NOT NULL,
+    closed_ms   BIGINT,
+    last_ms     BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX live_sessions_one_open ON live_sessions (device_id) WHERE closed_ms IS NULL;
+CREATE TABLE files (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    size        BIGINT NOT NULL,
+    sha256      TEXT NOT NULL,
+    device_id   TEXT,
+    action_id   TEXT,
+    created_ms  BIGINT NOT NULL,
+    created_by  TEXT NOT NULL,
+    description TEXT NOT NULL
+);
+CREATE INDEX files_action ON files (action_id);
+";
 
 /// Indicators with their change log (versions, tombstones), feeds, warning lists, and device
 /// groups (which scope indicators).

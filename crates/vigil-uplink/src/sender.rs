@@ -38,6 +38,8 @@ pub struct UplinkOptions {
     pub agent_version: String,
     /// Keep the server's indicators in a local cache and hand each new set to the agent.
     pub intel: Option<IntelOptions>,
+    /// Take response actions from the server and run them with this handler.
+    pub commands: Option<crate::commands::CommandOptions>,
 }
 
 /// Where the indicator cache lives and who gets the sets.
@@ -69,6 +71,7 @@ impl UplinkOptions {
             zstd_level: 3,
             agent_version: String::new(),
             intel: None,
+            commands: None,
         }
     }
 }
@@ -307,6 +310,12 @@ impl Task {
             .intel
             .clone()
             .map(|st| tokio::spawn(Arc::clone(&me).intel_sync(st)));
+        let commands = me.opts.commands.clone().map(|c| {
+            let me2 = Arc::clone(&me);
+            tokio::spawn(crate::commands::run(me.client.clone(), c, move |e| {
+                me2.note_error(e)
+            }))
+        });
         // The batcher ends when the agent drops its sender; then give the sender until stop.
         let _ = batcher.await;
         me.kick.notify_one();
@@ -319,6 +328,9 @@ impl Task {
         sender.abort();
         heartbeat.abort();
         if let Some(t) = intel {
+            t.abort();
+        }
+        if let Some(t) = commands {
             t.abort();
         }
         let _ = me.lock_spool().sync_cursor();
