@@ -223,7 +223,7 @@ pub fn url(raw: &str) -> Result<String, IntelError> {
     Ok(out)
 }
 
-fn split_host_port(hp: &str) -> Option<(&str, Option<u16>)> {
+pub(crate) fn split_host_port(hp: &str) -> Option<(&str, Option<u16>)> {
     if hp.is_empty() {
         return None;
     }
@@ -251,33 +251,36 @@ fn split_host_port(hp: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
-/// Copies a path and query, decoding `%XX` of unreserved characters and upper-casing the
-/// hex digits of the rest.
-fn push_pct_normalized(out: &mut String, s: &str) {
+/// Copies a path and query, decoding `%XX` of unreserved characters and upper-casing the hex
+/// digits of the other escapes; everything else is copied in runs. Writes to a `String` or to
+/// the matcher's stack buffer alike.
+pub(crate) fn push_pct_normalized(out: &mut impl std::fmt::Write, s: &str) {
     let b = s.as_bytes();
+    let mut run = 0;
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
             let hi = (b[i + 1] as char).to_digit(16);
             let lo = (b[i + 2] as char).to_digit(16);
             if let (Some(hi), Some(lo)) = (hi, lo) {
+                // `%` is ASCII, so the run before it ends on a character boundary.
+                let _ = out.write_str(&s[run..i]);
                 let v = (hi * 16 + lo) as u8;
                 if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
-                    out.push(v as char);
+                    let _ = out.write_char(v as char);
                 } else {
-                    out.push('%');
-                    out.push(b[i + 1].to_ascii_uppercase() as char);
-                    out.push(b[i + 2].to_ascii_uppercase() as char);
+                    let _ = out.write_char('%');
+                    let _ = out.write_char(b[i + 1].to_ascii_uppercase() as char);
+                    let _ = out.write_char(b[i + 2].to_ascii_uppercase() as char);
                 }
                 i += 3;
+                run = i;
                 continue;
             }
         }
-        // Copy one UTF-8 character.
-        let ch = s[i..].chars().next().expect("in bounds");
-        out.push(ch);
-        i += ch.len_utf8();
+        i += 1;
     }
+    let _ = out.write_str(&s[run..]);
 }
 
 /// The host of a canonical URL (as `url` writes it), for matching against domains and

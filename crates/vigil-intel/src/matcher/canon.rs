@@ -13,7 +13,6 @@ use std::fmt::{self, Write};
 use std::net::IpAddr;
 use std::ops::Range;
 
-use super::table::hex_value;
 use crate::normalize;
 
 /// Longest canonical URL canonicalised on the stack (zeroing the buffer is part of every URL
@@ -201,7 +200,7 @@ fn write_url(raw: &str, out: &mut Buf) -> Option<()> {
     let auth_end = position(rest, |b| b == b'/' || b == b'?').unwrap_or(rest.len());
     let (authority, path_query) = rest.split_at(auth_end);
     let hostport = authority.rsplit('@').next().unwrap_or("");
-    let (host, port) = split_host_port(hostport)?;
+    let (host, port) = normalize::split_host_port(hostport)?;
 
     out.put_lower(scheme.as_bytes());
     out.put(b"://");
@@ -234,7 +233,7 @@ fn write_url(raw: &str, out: &mut Buf) -> Option<()> {
     if !path_query.starts_with('/') {
         out.put(b"/");
     }
-    put_pct_normalized(out, path_query);
+    normalize::push_pct_normalized(out, path_query);
     Some(())
 }
 
@@ -284,65 +283,6 @@ fn host_name(raw: &str) -> Option<&str> {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
     d.split('.').all(label_ok).then_some(d)
-}
-
-/// Host and port of an authority (user info already dropped); `[v6]` hosts keep their brackets.
-fn split_host_port(hp: &str) -> Option<(&str, Option<u16>)> {
-    if hp.is_empty() {
-        return None;
-    }
-    if let Some(inner) = hp.strip_prefix('[') {
-        let end = inner.find(']')?;
-        let host = &hp[..end + 2];
-        let after = &inner[end + 1..];
-        return match after.strip_prefix(':') {
-            Some(p) if !p.is_empty() => Some((host, Some(p.parse().ok()?))),
-            Some(_) => Some((host, None)),
-            None if after.is_empty() => Some((host, None)),
-            None => None,
-        };
-    }
-    match hp.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() => {
-            if p.is_empty() {
-                Some((h, None))
-            } else {
-                Some((h, Some(p.parse().ok()?)))
-            }
-        }
-        Some(_) => None,
-        None => Some((hp, None)),
-    }
-}
-
-/// Copies a path and query, decoding `%XX` of unreserved characters and upper-casing the hex
-/// digits of the other escapes; everything else is copied in runs.
-fn put_pct_normalized(out: &mut Buf, s: &str) {
-    let b = s.as_bytes();
-    let mut run = 0;
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(hi), Some(lo)) = (hex_value(b[i + 1]), hex_value(b[i + 2])) {
-                out.put(&b[run..i]);
-                let v = hi * 16 + lo;
-                if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
-                    out.put(&[v]);
-                } else {
-                    out.put(&[
-                        b'%',
-                        b[i + 1].to_ascii_uppercase(),
-                        b[i + 2].to_ascii_uppercase(),
-                    ]);
-                }
-                i += 3;
-                run = i;
-                continue;
-            }
-        }
-        i += 1;
-    }
-    out.put(&b[run..]);
 }
 
 #[cfg(test)]
