@@ -4,16 +4,22 @@
 //!
 //! The cache borrows the event's text for the duration of one evaluation (a [`Frame`]); only
 //! numbers (formatted) and text with uppercase or non-ASCII characters (lowercased, when a
-//! test compares lowercase) are copied, into per-field buffers.
+//! test compares lowercase) are copied, into per-field buffers. The prefilter's part (which
+//! targets are candidates) is in `prefilter`.
+
+mod prefilter;
 
 use crate::argv::argv_split;
+use crate::ascii::case_of;
 use crate::compile::{Check, Item, Node, Slot, Source};
 use crate::correlation::{CorrState, CorrelationLimits, CorrelationStats};
 use crate::event::{Event, FieldRef};
 use crate::index::Bucket;
 use crate::matcher::{lower_into, ValueTest, View};
 use crate::modifiers::MatchKind;
+use crate::recent::Recent;
 use crate::ruleset::RuleSet;
+use crate::scan::FieldScan;
 
 /// A rule raised by an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,15 +91,12 @@ fn recycle<'a, 'b>(mut v: Vec<Val<'a>>) -> Vec<Val<'b>> {
     v.into_iter().map(|_| Val::ABSENT).collect()
 }
 
-/// Whether text is ASCII, and whether it has ASCII uppercase letters (one pass, without
-/// branches).
-fn case_of(s: &[u8]) -> (bool, bool) {
-    let (mut high, mut upper) = (0u8, 0u8);
-    for &b in s {
-        high |= b;
-        upper |= u8::from(b.wrapping_sub(b'A') < 26);
-    }
-    (high < 0x80, upper != 0)
+/// An empty vector of texts of another lifetime, reusing the allocation (as [`recycle`]).
+// `filter` would keep the element type, whose lifetime is what changes here.
+#[allow(clippy::unnecessary_filter_map)]
+fn recycle_texts<'s, 'b>(mut v: Vec<(&'s FieldScan, &[u8])>) -> Vec<(&'s FieldScan, &'b [u8])> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// The view of a field read into `v`, with its buffers `b`.
@@ -117,8 +120,11 @@ pub struct Evaluator<'s> {
     set: &'s RuleSet,
     /// Per field slot: (event `gen` it was read in, its index in the frame's values).
     seen: Vec<(u32, u32)>,
-    /// Per field slot: the hint of [`Event::field_hinted`].
+    /// Per table and field slot: the hint of [`Event::field_hinted`] (events of one table
+    /// usually have their columns in the same order, events of different tables do not).
     hints: Vec<u32>,
+    /// Where the hints of the event's table start.
+    hint_base: usize,
     bufs: Vec<SlotBuf>,
     /// The storage of [`Frame::vals`] between events.
     vals: Vec<Val<'static>>,
@@ -135,9 +141,14 @@ pub struct Evaluator<'s> {
     tmp_lower: String,
     /// (job, pattern id) the prefilter found.
     hits: Vec<(u32, u32)>,
-    /// The fields to scan in this event: (scan of the bucket, index in the frame's values,
-    /// whether the text is ASCII: scanned raw, else lowercased).
-    jobs: Vec<(u32, u32, bool)>,
+    /// The fields to scan in this event.
+    jobs: Vec<prefilter::Job>,
+    /// The storage of the scans' texts between events (see [`recycle_texts`]).
+    texts: Vec<(&'s FieldScan, &'static [u8])>,
+    /// What recent values of the scanned fields held.
+    recent: Recent,
+    /// The literals found in one value (scratch).
+    pats: Vec<u32>,
     /// The arguments of the command line `tok_slot`, split in event `tok_gen`.
     tok_gen: u32,
     tok_slot: Slot,
@@ -178,7 +189,8 @@ impl<'s> Evaluator<'s> {
         Evaluator {
             set,
             seen: vec![(0, 0); set.fields.names.len()],
-            hints: vec![0; set.fields.names.len()],
+            hints: vec![0; set.fields.names.len() * set.index.tables()],
+            hint_base: 0,
             bufs: (0..set.fields.names.len())
                 .map(|_| SlotBuf::default())
                 .collect(),
@@ -194,6 +206,9 @@ impl<'s> Evaluator<'s> {
             tmp_lower: String::new(),
             hits: Vec::new(),
             jobs: Vec::new(),
+            texts: Vec::new(),
+            recent: Recent::new(set.index.scans),
+            pats: Vec::new(),
             tok_gen: 0,
             tok_slot: 0,
             tok_buf: String::new(),
@@ -281,6 +296,7 @@ impl<'s> Evaluator<'s> {
     ) {
         let set = self.set;
         self.next_gen();
+        self.hint_base = bucket.table as usize * set.fields.names.len();
         let gen = self.gen;
         self.gates = !naive;
         let mut cands = std::mem::take(&mut self.candidates);
@@ -288,72 +304,7 @@ impl<'s> Evaluator<'s> {
         if naive {
             cands.extend_from_slice(&bucket.all);
         } else {
-            // Fetch the scanned fields: ASCII text is scanned raw (the automaton lowercases
-            // ASCII as it goes); other text is lowercased first.
-            let mut jobs = std::mem::take(&mut self.jobs);
-            jobs.clear();
-            for (k, fs) in bucket.scans.iter().enumerate() {
-                let i = self.load(fr, fs.slot, false);
-                let v = &mut fr.vals[i];
-                if !v.present || v.null {
-                    continue;
-                }
-                let ascii = match (v.raw, v.lower) {
-                    (Some(raw), Lower::Unset) => {
-                        let (ascii, upper) = case_of(raw.as_bytes());
-                        if ascii && !upper {
-                            v.lower = Lower::Raw;
-                        }
-                        if !ascii {
-                            lower_into(raw, &mut self.bufs[fs.slot as usize].lower);
-                            v.lower = Lower::Buf;
-                        }
-                        ascii
-                    }
-                    (Some(raw), _) => raw.is_ascii(),
-                    // A formatted number.
-                    (None, _) => true,
-                };
-                jobs.push((k as u32, i as u32, ascii));
-            }
-            let mut hits = std::mem::take(&mut self.hits);
-            hits.clear();
-            let (vals, bufs) = (&fr.vals, &self.bufs);
-            let mut scanned = 0;
-            crate::scan::scan_all(
-                &jobs,
-                |&(k, i, ascii)| {
-                    let fs = &bucket.scans[k as usize];
-                    let v = view(&vals[i as usize], &bufs[fs.slot as usize]);
-                    (fs, if ascii { v.raw } else { v.lower }.as_bytes())
-                },
-                &mut hits,
-            );
-            for &(k, i, _) in &jobs {
-                let slot = bucket.scans[k as usize].slot as usize;
-                scanned += view(&vals[i as usize], &bufs[slot]).raw.len() as u64;
-            }
-            self.stats.scanned_bytes += scanned;
-            self.stats.literal_hits += hits.len() as u64;
-            for &(j, p) in &hits {
-                let fs = &bucket.scans[jobs[j as usize].0 as usize];
-                let pat = &fs.pats[p as usize];
-                let ns = &mut self.needle_stamp[pat.needle as usize];
-                if *ns == gen {
-                    // Seen already: its targets are candidates.
-                    continue;
-                }
-                *ns = gen;
-                for &t in fs.targets(pat) {
-                    let st = &mut self.target_stamp[t as usize];
-                    if *st != gen {
-                        *st = gen;
-                        cands.push(t);
-                    }
-                }
-            }
-            self.hits = hits;
-            self.jobs = jobs;
+            self.prefilter(fr, bucket, &mut cands);
             cands.extend_from_slice(&bucket.always);
             // In target order, as the naive evaluation (which target of a rule raises it
             // decides the correlation fields).
@@ -369,7 +320,8 @@ impl<'s> Evaluator<'s> {
             }
             let started = self.profile.is_some().then(std::time::Instant::now);
             // The gates first (no field read): a closed one may decide the target.
-            let hit = (!self.gates || self.gates_open(&target.node)) && self.node(fr, &target.node);
+            let hit = (!self.gates || self.groups_open(set.index.target_gate(t)))
+                && self.node(fr, &target.node);
             if let (Some(p), Some(t0)) = (&mut self.profile, started) {
                 let e = &mut p[target.rule as usize];
                 e.0 += 1;
@@ -490,7 +442,8 @@ impl<'s> Evaluator<'s> {
             at as usize
         } else {
             let name = &self.set.fields.keys[slot as usize];
-            let v = match fr.ev.field_hinted(name, &mut self.hints[slot as usize]) {
+            let hint = &mut self.hints[self.hint_base + slot as usize];
+            let v = match fr.ev.field_hinted(name, hint) {
                 None => Val::ABSENT,
                 Some(FieldRef::Null) => Val {
                     present: true,
@@ -642,27 +595,19 @@ impl<'s> Evaluator<'s> {
         }
     }
 
-    /// Whether the gates of `n`'s items let it be true: false when the gates alone (the
-    /// literals found in the event) decide it is false.
-    fn gates_open(&self, n: &Node) -> bool {
-        match n {
-            Node::Const(b) => *b,
-            Node::And(v) => v.iter().all(|c| self.gates_open(c)),
-            Node::Or(v) => v.iter().any(|c| self.gates_open(c)),
-            Node::Not(_) => true,
-            Node::AtLeast(k, v) => v.iter().filter(|c| self.gates_open(c)).count() >= *k,
-            Node::Item(item) => self.gate_open(item),
-        }
-    }
-
     /// Whether the item's gate is open: each set of literals of which it needs one has one
     /// found in the event.
     fn gate_open(&self, item: &Item) -> bool {
-        let mut gate = self.set.index.gate(item.id);
+        self.groups_open(self.set.index.gate(item.id))
+    }
+
+    /// Whether each of the sets of needles `gate` (each as its length then its needles) has
+    /// one found in the event.
+    fn groups_open(&self, mut gate: &[u32]) -> bool {
         let gen = self.gen;
         let stamp = &self.needle_stamp;
         while let Some((&len, rest)) = gate.split_first() {
-            let (group, next) = rest.split_at(len as usize);
+            let (group, next) = rest.split_at((len as usize).min(rest.len()));
             if !group.iter().any(|n| stamp[*n as usize] == gen) {
                 return false;
             }
@@ -790,5 +735,18 @@ fn check(item: &Item, v: &View<'_>) -> bool {
         v.present && !v.null && !r
     } else {
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recycle_texts;
+
+    /// Recycling keeps the allocation: no allocation per event.
+    #[test]
+    fn recycled_texts_keep_their_capacity() {
+        let v: Vec<(&crate::scan::FieldScan, &[u8])> = Vec::with_capacity(16);
+        let w = recycle_texts(v);
+        assert_eq!(w.capacity(), 16);
     }
 }

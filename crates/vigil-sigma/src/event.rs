@@ -164,6 +164,8 @@ pub struct OwnedEvent {
     /// The bit ([`mask_bit`]) of every column's hash: a name whose bit is clear is no
     /// column's.
     mask: u64,
+    /// Whether a column holds a tree (else a deeper path is no value).
+    trees: bool,
     cols: Vec<Col>,
 }
 
@@ -199,7 +201,7 @@ fn mask_bit(h: u64) -> u64 {
 
 /// Byte equality of short names, eight bytes at a time, without a library call.
 #[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
@@ -232,6 +234,7 @@ impl OwnedEvent {
             text: String::new(),
             hashes: Vec::new(),
             mask: 0,
+            trees: false,
             cols: Vec::new(),
         }
     }
@@ -255,10 +258,14 @@ impl OwnedEvent {
     fn put(&mut self, name: Cow<'static, str>, cell: Cell) {
         let h = name_hash(&name);
         match self.position(&name, h) {
-            Some(i) => self.cols[i].cell = cell,
+            Some(i) => {
+                self.cols[i].cell = cell;
+                self.trees = self.cols.iter().any(|c| matches!(c.cell, Cell::Tree(_)));
+            }
             None => {
                 self.hashes.push(h);
                 self.mask |= mask_bit(h);
+                self.trees |= matches!(cell, Cell::Tree(_));
                 self.cols.push(Col { name, cell });
             }
         }
@@ -277,6 +284,7 @@ impl OwnedEvent {
             }
         }
         self.mask = self.hashes.iter().fold(0, |m, h| m | mask_bit(*h));
+        self.trees = self.cols.iter().any(|c| matches!(c.cell, Cell::Tree(_)));
     }
 
     /// Set a column (replacing an earlier value of the same name).
@@ -368,6 +376,9 @@ impl OwnedEvent {
 
     /// Deeper paths (`AdditionalFields.a.b`): walk into the trees.
     fn walk(&self, name: &str) -> Option<FieldRef<'_>> {
+        if !self.trees {
+            return None;
+        }
         let (head, rest) = name.split_once('.')?;
         let (key, rest) = rest.split_once('.')?;
         let col = &name[..head.len() + 1 + key.len()];

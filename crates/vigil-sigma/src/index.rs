@@ -19,10 +19,20 @@
 //! test (`|all`, or a single regex), each test's literals and each part of a regex
 //! (`find\s.*-exec` requires `find` and `-exec`). A rule's other selections, regexes included,
 //! are skipped for free.
+//!
+//! A candidate target is first checked against its own gate, without reading a field:
+//! clauses (sets of literals of which one each must have been found) that its items' gates
+//! imply, AND concatenating its children's, OR multiplying them out (or, past
+//! `MAX_CLAUSES`, keeping the union of one clause of each child), NOT giving none. Most
+//! targets the prefilter lets through are rejected there, by a few loads.
+//!
+//! **Invariant:** a gate (an item's or a target's) is closed only when the item or target is
+//! false on the event: the indexed evaluation finds what the naive one does.
 
 use std::collections::HashMap;
 
 use crate::compile::{Item, Node, Slot, Source};
+use crate::event::same;
 use crate::matcher::{Anchor, Needle, ValueTest};
 use crate::scan::FieldScan;
 
@@ -35,6 +45,8 @@ pub(crate) struct Bucket {
     pub scans: Vec<FieldScan>,
     /// Every target of the bucket (for the naive evaluation).
     pub all: Vec<u32>,
+    /// The table's number (see [`Index::tables`]).
+    pub table: u32,
 }
 
 #[derive(Debug)]
@@ -56,13 +68,23 @@ pub(crate) struct Index {
     pub guarded: Vec<bool>,
     /// Number of distinct (field, literal) needles.
     pub needles: usize,
+    /// Number of scans, over all buckets (each has its number, [`FieldScan::id`]).
+    pub scans: usize,
     /// Per item id: where its gate is in `gate_data` (empty: no gate); see [`Index::gate`].
     pub gate_at: Vec<(u32, u32)>,
     /// The gates, one after the other: sets of needles of which one each must have been found
     /// for the item to be true (when every bucket of its target scans them), each set as its
     /// length then its needles.
     pub gate_data: Vec<u32>,
+    /// Per target: where its gate is in `target_gate_data` (empty: always open); see
+    /// [`Index::target_gate`].
+    pub target_gate_at: Vec<(u32, u32)>,
+    /// The targets' gates, one after the other, in the form of the items' gates.
+    pub target_gate_data: Vec<u32>,
 }
+
+/// Most clauses the `Or` of gates multiplies out into; beyond, it is weakened to one clause.
+const MAX_CLAUSES: usize = 64;
 
 /// What the index needs to know of one compiled target.
 pub(crate) struct TargetRef<'a> {
@@ -169,6 +191,10 @@ impl Index {
             always.sort_unstable();
             always.dedup();
         }
+        for fs in idx.buckets.iter_mut().flat_map(|b| b.scans.iter_mut()) {
+            fs.id = idx.scans as u32;
+            idx.scans += 1;
+        }
         idx.gate_at = vec![(0, 0); n_items as usize];
         let mut gated: Vec<(u32, Vec<Vec<u32>>)> = gate_ok
             .into_iter()
@@ -189,7 +215,115 @@ impl Index {
             }
             idx.gate_at[item as usize] = (start, idx.gate_data.len() as u32);
         }
+        for t in targets {
+            let start = idx.target_gate_data.len() as u32;
+            let mut clauses = idx.clauses(t.node);
+            clauses.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+            clauses.dedup();
+            for c in clauses {
+                idx.target_gate_data.push(c.len() as u32);
+                idx.target_gate_data.extend(c);
+            }
+            idx.target_gate_at
+                .push((start, idx.target_gate_data.len() as u32));
+        }
         idx
+    }
+
+    /// Clauses that every event on which `n` is true satisfies, from its items' gates: sets
+    /// of needles of which one each has been found (none: no condition; an empty clause: `n`
+    /// is never true). An `Or` multiplies its children's clauses out, or, when that makes too
+    /// many, keeps one clause: the union of each child's shortest; "at least k of" counts as
+    /// all of them when k is their number, else as their `Or`; a negation gives nothing. Each
+    /// of these is implied by `n`, so a target whose clauses are not all satisfied is false.
+    fn clauses(&self, n: &Node) -> Vec<Vec<u32>> {
+        let never = || vec![Vec::new()];
+        let is_never = |c: &Vec<Vec<u32>>| c.iter().any(Vec::is_empty);
+        match n {
+            Node::Const(true) | Node::Not(_) => Vec::new(),
+            Node::Const(false) => never(),
+            Node::Item(i) => {
+                let mut out = Vec::new();
+                let mut gate = self.gate(i.id);
+                while let Some((&len, rest)) = gate.split_first() {
+                    let (group, next) = rest.split_at((len as usize).min(rest.len()));
+                    out.push(group.to_vec());
+                    gate = next;
+                }
+                out
+            }
+            Node::AtLeast(k, v) if *k >= v.len() => self.clauses(&Node::And(v.clone())),
+            Node::And(v) => {
+                let mut out = Vec::new();
+                for c in v {
+                    let c = self.clauses(c);
+                    if is_never(&c) {
+                        return c;
+                    }
+                    out.extend(c);
+                }
+                out
+            }
+            Node::Or(v) | Node::AtLeast(_, v) => {
+                let mut parts = Vec::new();
+                for c in v {
+                    let c = self.clauses(c);
+                    if c.is_empty() {
+                        // A child without condition: nor has the `Or`.
+                        return c;
+                    }
+                    if !is_never(&c) {
+                        parts.push(c);
+                    }
+                }
+                if parts.is_empty() {
+                    return never();
+                }
+                let product = parts
+                    .iter()
+                    .try_fold(1usize, |n, p| n.checked_mul(p.len()))
+                    .filter(|n| *n <= MAX_CLAUSES);
+                if product.is_none() {
+                    let mut one: Vec<u32> = parts
+                        .iter()
+                        .filter_map(|p| p.iter().min_by_key(|c| c.len()))
+                        .flatten()
+                        .copied()
+                        .collect();
+                    one.sort_unstable();
+                    one.dedup();
+                    return vec![one];
+                }
+                let mut out: Vec<Vec<u32>> = vec![Vec::new()];
+                for p in parts {
+                    out = out
+                        .iter()
+                        .flat_map(|a| {
+                            p.iter().map(move |b| {
+                                let mut c: Vec<u32> = a.iter().chain(b).copied().collect();
+                                c.sort_unstable();
+                                c.dedup();
+                                c
+                            })
+                        })
+                        .collect();
+                }
+                out
+            }
+        }
+    }
+
+    /// The gate of target `t`, in the form of an item's (empty: open whatever the literals
+    /// found): clauses implied by its items' gates (see [`Index::clauses`]).
+    #[inline]
+    pub fn target_gate(&self, t: u32) -> &[u32] {
+        match self.target_gate_at.get(t as usize) {
+            Some(&(a, b)) => self
+                .target_gate_data
+                .get(a as usize..b as usize)
+                .unwrap_or_default(),
+            None => &[],
+        }
     }
 
     /// The gate of item `item`: its sets of needles, each as its length then its needles
@@ -226,7 +360,10 @@ impl Index {
         if let Some((_, b)) = self.tables[ti].actions.iter().find(|(a, _)| a == action) {
             return *b;
         }
-        self.buckets.push(Bucket::default());
+        self.buckets.push(Bucket {
+            table: ti as u32,
+            ..Bucket::default()
+        });
         required.push(Vec::new());
         items.push(Vec::new());
         let b = self.buckets.len() - 1;
@@ -253,31 +390,24 @@ impl Index {
         out
     }
 
+    /// Number of tables.
+    pub fn tables(&self) -> usize {
+        self.tables.len()
+    }
+
     /// The bucket of an event (a few tables of a few ActionTypes each: comparing the names
     /// is cheaper than hashing them).
     pub fn bucket(&self, table: &str, action: Option<&str>) -> Option<&Bucket> {
-        let t = self.tables.iter().find(|t| same(&t.name, table))?;
-        let action = action?;
+        let t = self
+            .tables
+            .iter()
+            .find(|t| same(t.name.as_bytes(), table.as_bytes()))?;
+        let action = action?.as_bytes();
         t.actions
             .iter()
-            .find(|(a, _)| same(a, action))
+            .find(|(a, _)| same(a.as_bytes(), action))
             .map(|(_, b)| &self.buckets[*b])
     }
-}
-
-/// String equality for short names, inline: the length, the last eight bytes (the names
-/// share prefixes such as `Device`), then the rest.
-#[inline]
-fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    if n >= 8 && a[n - 8..] != b[n - 8..] {
-        return false;
-    }
-    a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Build a bucket's scans from (field, needle id, target) entries (`u32::MAX`: a gate-only
@@ -477,4 +607,114 @@ pub(crate) fn also_of(tests: &[ValueTest], all: bool) -> Vec<Vec<Needle>> {
     out.sort();
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::compile::Check;
+
+    fn item(id: u32) -> Node {
+        Node::Item(Arc::new(Item {
+            id,
+            source: Source::Field(0),
+            check: Check::Exists(true),
+            neq: false,
+            needs_lower: false,
+            needles: None,
+            also: Vec::new(),
+        }))
+    }
+
+    /// The gates read exactly: an item is open when each of its sets has a needle found.
+    fn open(idx: &Index, n: &Node, found: &[bool]) -> bool {
+        match n {
+            Node::Const(b) => *b,
+            Node::And(v) => v.iter().all(|c| open(idx, c, found)),
+            Node::Or(v) => v.iter().any(|c| open(idx, c, found)),
+            Node::AtLeast(k, v) => v.iter().filter(|c| open(idx, c, found)).count() >= *k,
+            Node::Not(_) => true,
+            Node::Item(i) => {
+                let mut gate = idx.gate(i.id);
+                while let Some((&len, rest)) = gate.split_first() {
+                    let (group, next) = rest.split_at(len as usize);
+                    if !group.iter().any(|n| found[*n as usize]) {
+                        return false;
+                    }
+                    gate = next;
+                }
+                true
+            }
+        }
+    }
+
+    fn satisfied(clauses: &[Vec<u32>], found: &[bool]) -> bool {
+        clauses.iter().all(|c| c.iter().any(|n| found[*n as usize]))
+    }
+
+    /// On random trees over items with random gates: whenever the items' gates let a target
+    /// be true, its clauses hold (and, on small trees of AND and OR, which are not weakened,
+    /// the other way round too).
+    #[test]
+    fn target_gates_hold_whenever_the_item_gates_let_the_target_be_true() {
+        let mut r = 0x853c_49e6_748f_ea9bu64;
+        let mut rnd = move |n: u64| {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r % n
+        };
+        const NEEDLES: u64 = 10;
+        const ITEMS: u32 = 6;
+        fn tree(rnd: &mut impl FnMut(u64) -> u64, depth: u32, exact: bool) -> Node {
+            let leaf = depth == 0 || rnd(3) == 0;
+            if leaf {
+                return match rnd(10) {
+                    0 if !exact => Node::Const(true),
+                    _ => item(rnd(u64::from(ITEMS)) as u32),
+                };
+            }
+            // Exact trees stay small enough not to be weakened (at most 16 clauses).
+            let kids: Vec<Node> = (0..1 + rnd(if exact { 2 } else { 3 }))
+                .map(|_| tree(rnd, depth - 1, exact))
+                .collect();
+            match rnd(if exact { 2 } else { 4 }) {
+                0 => Node::And(kids),
+                1 => Node::Or(kids),
+                2 => Node::Not(Box::new(
+                    kids.into_iter().next().unwrap_or(Node::Const(true)),
+                )),
+                _ => Node::AtLeast(1 + rnd(kids.len() as u64) as usize, kids),
+            }
+        }
+        for round in 0..400 {
+            let mut idx = Index {
+                gate_at: vec![(0, 0); ITEMS as usize],
+                ..Index::default()
+            };
+            for it in 0..ITEMS as usize {
+                let start = idx.gate_data.len() as u32;
+                for _ in 0..rnd(3) {
+                    let n = 1 + rnd(3);
+                    idx.gate_data.push(n as u32);
+                    idx.gate_data.extend((0..n).map(|_| rnd(NEEDLES) as u32));
+                }
+                idx.gate_at[it] = (start, idx.gate_data.len() as u32);
+            }
+            let exact = round % 2 == 0;
+            let t = tree(&mut rnd, if exact { 2 } else { 3 }, exact);
+            let clauses = idx.clauses(&t);
+            for _ in 0..64 {
+                let found: Vec<bool> = (0..NEEDLES).map(|_| rnd(3) == 0).collect();
+                let o = open(&idx, &t, &found);
+                let s = satisfied(&clauses, &found);
+                assert!(!o || s, "{t:?} {clauses:?} {found:?}");
+                if exact {
+                    assert_eq!(o, s, "{t:?} {clauses:?} {found:?}");
+                }
+            }
+        }
+    }
 }

@@ -27,18 +27,21 @@
 //! ActionType). In each bucket, one Aho-Corasick automaton per scanned field, flattened into a
 //! table that folds ASCII case, holds the literals the rules require (a rule can only match
 //! if one of its literals occurs; regexes give the literals every match contains, anywhere in
-//! the pattern); literals too short to scan for (one character) are kept when anchored
-//! (`startswith`, `endswith`, exact, a regex anchored at the start) and compared with the ends
-//! of the field instead (or, for the first argument of a command line, with its start); rules
-//! without such literals are evaluated always. The children of AND
-//! and OR are sorted cheapest first, regexes last.
+//! the pattern, spanning its parts: `/(\.{3,}|\s+\.)/` requires `/.` or `./`); literals too
+//! short to scan for (one character) are kept when anchored (`startswith`, `endswith`, exact,
+//! a regex anchored at the start) and compared with the ends of the field instead (or, for the
+//! first argument of a command line, with its start); rules without such literals are
+//! evaluated always. A candidate target is first checked against clauses of literals that its
+//! items imply, without reading a field. The children of AND and OR are sorted cheapest first,
+//! regexes last.
 //!
-//! **Evaluate** (`eval`): per event, the bucket is found, each prefilter field is fetched once
-//! and scanned (raw when ASCII, else lowercased; the fields of an event in two interleaved
-//! lanes), and only the candidate rules are evaluated, reading fields through a per-event cache
-//! that borrows the event's text and lowercases a field (into a buffer) only when a test needs
-//! it and the text has uppercase or non-ASCII characters. Output is rule indices
-//! ([`Detection`]).
+//! **Evaluate** (`eval`, `ascii`, `recent`): per event, the bucket is found, each prefilter
+//! field is fetched once and scanned (raw when ASCII, else lowercased; the fields of an event
+//! in two interleaved lanes; a short value that recurs is not scanned again: what its last
+//! scan found is kept), and only the candidate rules are evaluated, reading fields (where the
+//! events of a table had each field is kept as a hint) through a per-event cache that borrows
+//! the event's text and lowercases a field (into a buffer) only when a test needs it and the
+//! text has uppercase or non-ASCII characters. Output is rule indices ([`Detection`]).
 //!
 //! **Correlate** (`correlation`): matches of rules referenced by correlation rules update
 //! per-group sliding windows (`event_count`, `value_count`, `temporal`, `temporal_ordered`),
@@ -49,6 +52,7 @@
 //! **golden** runs the team's golden test files against a rule set.
 
 mod argv;
+mod ascii;
 mod check;
 mod compile;
 mod condition;
@@ -64,6 +68,7 @@ mod matcher;
 mod modifiers;
 mod order;
 mod parse;
+mod recent;
 mod ruleset;
 mod scan;
 

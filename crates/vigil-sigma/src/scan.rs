@@ -11,8 +11,6 @@
 //! loop). The fields of an event are scanned together in two lanes (see [`scan_all`]) so that
 //! the two chains of loads overlap.
 
-use std::collections::HashMap;
-
 use aho_corasick::automaton::Automaton;
 use aho_corasick::automaton::StateID;
 use aho_corasick::{dfa, nfa::contiguous, Anchored, MatchKind, StartKind};
@@ -39,6 +37,8 @@ type AnchoredLit = (Anchor, Option<u8>, Box<[u8]>, u32);
 #[derive(Debug)]
 pub(crate) struct FieldScan {
     pub slot: Slot,
+    /// Number of the scan in the index (set by the index; for [`crate::recent`]).
+    pub id: u32,
     /// Byte → column (ASCII case folded).
     class: [u8; 256],
     /// State (premultiplied by the number of columns) + column → next state.
@@ -127,6 +127,7 @@ impl FieldScan {
         }
         Ok(FieldScan {
             slot,
+            id: 0,
             scans: n_auto > 0,
             anchored,
             class: full.class,
@@ -158,7 +159,7 @@ impl FieldScan {
     #[cfg(test)]
     pub fn scan(&self, text: &[u8], hits: &mut Vec<u32>) {
         let mut v = Vec::new();
-        scan_all(&[(self, text)], |j| *j, &mut v);
+        scan_all(&[(self, text)], &mut v);
         hits.extend(v.into_iter().map(|(_, p)| p));
     }
 
@@ -225,7 +226,9 @@ impl FieldScan {
             let m = (((s - self.first_match) as u64 * self.recip) >> 32) as usize;
             if let (Some(&a), Some(&b)) = (self.match_at.get(m), self.match_at.get(m + 1)) {
                 if let Some(ps) = self.match_pats.get(a as usize..b as usize) {
-                    hits.extend(ps.iter().map(|p| (job, *p)));
+                    for &p in ps {
+                        hits.push((job, p));
+                    }
                 }
             }
         }
@@ -251,18 +254,13 @@ fn anchor_key(a: Anchor, s: &[u8]) -> Option<u8> {
 ///
 /// Not inlined: the loop keeps its state in registers when it calls nothing.
 #[inline(never)]
-pub(crate) fn scan_all<'a, J>(
-    jobs: &[J],
-    get: impl Fn(&J) -> (&'a FieldScan, &'a [u8]),
-    hits: &mut Vec<(u32, u32)>,
-) {
+pub(crate) fn scan_all(jobs: &[(&FieldScan, &[u8])], hits: &mut Vec<(u32, u32)>) {
     const MAX: usize = 16;
     // Lanes: job indices, each job into the lane with fewer bytes so far.
     let mut lanes = [[0u8; MAX]; 2];
     let mut count = [0usize; 2];
     let mut bytes = [0usize; 2];
-    for (j, job) in jobs.iter().enumerate() {
-        let (fs, text) = get(job);
+    for (j, &(fs, text)) in jobs.iter().enumerate() {
         if !fs.anchored.is_empty() {
             fs.anchored_hits(text, j as u32, hits);
         }
@@ -285,7 +283,7 @@ pub(crate) fn scan_all<'a, J>(
     }
     let job = |l: usize, k: usize| {
         let j = usize::from(lanes[l][k]);
-        let (fs, text) = get(&jobs[j]);
+        let (fs, text) = jobs[j];
         (fs, text, j as u32)
     };
     let (mut ka, mut kb) = (0, 0);
@@ -375,7 +373,23 @@ fn explore<A: Automaton>(a: &A, patterns: &[&[u8]]) -> Full {
         }
     }
     // Reachable states, breadth first.
-    let mut ids: HashMap<StateID, usize> = HashMap::from([(start, 0)]);
+    // Our number of each automaton state seen (`u32::MAX`: not yet), by its id (ids are
+    // indices into the automaton's own tables: dense enough for a vector).
+    let mut ids: Vec<u32> = Vec::new();
+    let number = |ids: &mut Vec<u32>, s: StateID, next: usize| -> Option<u32> {
+        let k = s.as_usize();
+        if k >= ids.len() {
+            ids.resize(k + 1, u32::MAX);
+        }
+        match ids[k] {
+            u32::MAX => {
+                ids[k] = next as u32;
+                None
+            }
+            id => Some(id),
+        }
+    };
+    number(&mut ids, start, 0);
     let mut states = vec![start];
     let stride = reps.len();
     let mut trans = Vec::new();
@@ -384,16 +398,14 @@ fn explore<A: Automaton>(a: &A, patterns: &[&[u8]]) -> Full {
         let s = states[i];
         for &b in &reps {
             let n = a.next_state(Anchored::No, s, b);
-            let id = match ids.get(&n) {
-                Some(id) => *id,
+            let id = match number(&mut ids, n, states.len()) {
+                Some(id) => id,
                 None => {
-                    let id = states.len();
-                    ids.insert(n, id);
                     states.push(n);
-                    id
+                    (states.len() - 1) as u32
                 }
             };
-            trans.push(id as u32);
+            trans.push(id);
         }
         i += 1;
     }
@@ -621,7 +633,7 @@ mod tests {
                 let jobs: Vec<(&FieldScan, &[u8])> =
                     chunk.iter().map(|(t, _)| (&s, t.as_slice())).collect();
                 let mut hits = Vec::new();
-                scan_all(&jobs, |j| *j, &mut hits);
+                scan_all(&jobs, &mut hits);
                 for (j, (_, want)) in chunk.iter().enumerate() {
                     let mut got: Vec<u32> = hits
                         .iter()
