@@ -1,4 +1,5 @@
-//! Compiles the eBPF sensors (`src/bpf/*.bpf.c`) with clang and generates their Rust
+//! Compiles the eBPF programs (`src/bpf/sensors.bpf.c`, the sensors, and
+//! `src/bpf/protect.bpf.c`, the network enforcement) with clang and generates their Rust
 //! skeletons with libbpf-cargo. `vmlinux.h` comes from the build machine's BTF
 //! (`/sys/kernel/btf/vmlinux`) through `bpftool`; CO-RE relocations make the object portable to
 //! other BTF kernels.
@@ -8,7 +9,11 @@ use std::process::Command;
 
 use libbpf_cargo::SkeletonBuilder;
 
-const SRC: &str = "src/bpf/sensors.bpf.c";
+/// Each program and the skeleton it becomes.
+const PROGRAMS: [(&str, &str); 2] = [
+    ("src/bpf/sensors.bpf.c", "sensors.skel.rs"),
+    ("src/bpf/protect.bpf.c", "protect.skel.rs"),
+];
 
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));
@@ -32,16 +37,19 @@ fn main() {
         Ok("aarch64") => "arm64",
         _ => "x86",
     };
-    SkeletonBuilder::new()
-        .source(SRC)
-        .clang_args([
-            format!("-I{}", out.display()),
-            "-Isrc/bpf".to_string(),
-            format!("-D__TARGET_ARCH_{arch}"),
-        ])
-        .build_and_generate(out.join("sensors.skel.rs"))
-        .expect("compile src/bpf/sensors.bpf.c (see the libbpf/clang message above)");
-    println!("cargo:rerun-if-changed={SRC}");
+    for (src, skel) in PROGRAMS {
+        SkeletonBuilder::new()
+            .source(src)
+            .clang_args([
+                format!("-I{}", out.display()),
+                "-Isrc/bpf".to_string(),
+                format!("-D__TARGET_ARCH_{arch}"),
+            ])
+            .build_and_generate(out.join(skel))
+            .unwrap_or_else(|e| panic!("compile {src} (see the libbpf/clang message above): {e}"));
+        println!("cargo:rerun-if-changed={src}");
+    }
     println!("cargo:rerun-if-changed=src/bpf/events.h");
+    println!("cargo:rerun-if-changed=src/bpf/protect.h");
     println!("cargo:rerun-if-env-changed=VIGIL_BTF");
 }

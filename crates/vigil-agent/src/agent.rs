@@ -16,6 +16,7 @@ use crate::config::{AgentConfig, SensorMode};
 use crate::device::{self, DeviceIdentity};
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::proctable::{BootClock, ProcessTable};
+use crate::protect::Protection;
 use crate::sensors::dns::DnsSniffer;
 use crate::sensors::ebpf::{self, EbpfOptions, SensorMsg};
 use crate::sensors::event::Source;
@@ -193,6 +194,14 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
         .contains(&Source::Logon)
         .then(|| LogonWatcher::new(config.sensors.wtmp.clone(), config.sensors.btmp.clone()));
 
+    // Protection: probe the enforcement ladder, attach what the kernel allows.
+    let protection = Protection::start(&config.protection);
+    let prot = protection.status();
+    eprintln!(
+        "vigil-agent: protection: network {} ({}); exec {} ({})",
+        prot.network.rung, prot.network.detail, prot.exec.rung, prot.exec.detail
+    );
+
     let attached = hooks.iter().filter(|h| h.attached).count();
     eprintln!(
         "vigil-agent: device {} ({}); {attached} of {} hooks attached; mode {mode}; dns {dns_state}",
@@ -216,7 +225,10 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
         pipeline.stamp(&mut row);
         rows.push(row);
     }
-    pipeline.health(health_fields(&hooks, &mode, &dns_state), &mut rows);
+    let mut health = health_fields(&hooks, &mode, &dns_state);
+    health.insert("protection_network", prot.network.rung.as_str());
+    health.insert("protection_exec", prot.exec.rung.as_str());
+    pipeline.health(health, &mut rows);
     sink.write(&rows).context("cannot write events")?;
 
     let mut status = Status {
@@ -232,6 +244,7 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
         hooks: hooks.clone(),
         counters: StatusCounters::default(),
         uplink: None,
+        protection: Some(prot),
     };
     let mut written = rows.len() as u64;
     status.write(&state_dir)?;
@@ -246,10 +259,10 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
         rows.clear();
         let done = match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(input) => {
-                handle(&mut pipeline, input, &mut rows);
+                handle(&mut pipeline, &protection, input, &mut rows);
                 while rows.len() < 4096 {
                     match rx.try_recv() {
-                        Ok(input) => handle(&mut pipeline, input, &mut rows),
+                        Ok(input) => handle(&mut pipeline, &protection, input, &mut rows),
                         Err(_) => break,
                     }
                 }
@@ -258,6 +271,9 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
             Err(RecvTimeoutError::Timeout) => false,
             Err(RecvTimeoutError::Disconnected) => true,
         };
+        for r in protection.take_reports() {
+            pipeline.protection(r.row(), r.pid(), &mut rows);
+        }
         pipeline.release_held(&mut rows, done);
         let tick = last_tick.elapsed() >= Duration::from_secs(1) || done;
         if tick {
@@ -269,6 +285,7 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
             }
             pipeline.rate_limit_drops(&mut rows);
             reported.report(&stats, &mut pipeline, &mut rows);
+            reported.report_protection(&protection, &mut pipeline, &mut rows);
             let health = uplink_health(&mode, &hooks, &stats, written);
             sink.tick(&mut pipeline, health, &mut rows);
             if last_snapshot.elapsed() >= Duration::from_secs(30) {
@@ -295,9 +312,12 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
         if tick {
             status.counters = StatusCounters::read(&stats, written, pipeline.procs.len() as u64);
             status.uplink = sink.status();
+            status.protection = Some(protection.status());
             status.write(&state_dir)?;
         }
     }
+    // Detach the enforcement before the final status says stopped.
+    protection.stop();
     for t in threads {
         let _ = t.join();
     }
@@ -371,10 +391,13 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
-fn handle(pipeline: &mut Pipeline, input: Input, rows: &mut Vec<Row>) {
+fn handle(pipeline: &mut Pipeline, protection: &Protection, input: Input, rows: &mut Vec<Row>) {
     match input {
         Input::Sensor(ev) => pipeline.sensor(ev, rows),
-        Input::Dns(answer, at) => pipeline.dns_answer(&answer, at, rows),
+        Input::Dns(answer, at) => {
+            protection.observe_dns(&answer);
+            pipeline.dns_answer(&answer, at, rows);
+        }
     }
 }
 
@@ -408,6 +431,9 @@ struct Reported {
     ringbuf_full: u64,
     pending_full: u64,
     malformed: u64,
+    protection_queue: u64,
+    protection_ringbuf: u64,
+    protection_malformed: u64,
 }
 
 impl Reported {
@@ -432,6 +458,34 @@ impl Reported {
         for (seen, value, reason) in now {
             if value > *seen {
                 pipeline.dropped("kernel", value - *seen, reason, rows);
+                *seen = value;
+            }
+        }
+    }
+}
+
+impl Reported {
+    /// Protection's losses: reports that did not fit its queue or its ring buffer, records
+    /// that could not be decoded.
+    fn report_protection(&mut self, p: &Protection, pipeline: &mut Pipeline, rows: &mut Vec<Row>) {
+        let s = p.status();
+        let ringbuf = s
+            .network_counters
+            .get("ring_buffer_full")
+            .copied()
+            .unwrap_or(0);
+        let now = [
+            (&mut self.protection_queue, s.reports_dropped, "queue_full"),
+            (&mut self.protection_ringbuf, ringbuf, "ring_buffer_full"),
+            (
+                &mut self.protection_malformed,
+                s.malformed_records,
+                "malformed_record",
+            ),
+        ];
+        for (seen, value, reason) in now {
+            if value > *seen {
+                pipeline.dropped("protection", value - *seen, reason, rows);
                 *seen = value;
             }
         }

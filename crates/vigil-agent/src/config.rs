@@ -37,6 +37,25 @@
 //! in_flight = 4                      # batches sent before the first is acknowledged
 //! heartbeat_secs = 30                # health report interval (the server may ask for another)
 //!
+//! [protection]                       # enforcement of indicators (see src/protect/mod.rs)
+//! enabled = true                     # probe the enforcement ladder at start and enforce what it allows
+//! network = true                     # IP, CIDR and domain blocks (cgroup BPF on the cgroup v2 root)
+//! exec = true                        # exec blocks by file hash (fanotify FAN_OPEN_EXEC_PERM)
+//! indicators_file = "/etc/vigil/indicators.json" # indicators to enforce without a server: a JSON
+//!                                    # array or JSON lines of indicators (vigil-intel's model),
+//!                                    # re-read within a second when it changes; unset: none
+//! dns_ttl_floor_secs = 60            # a blocked domain's addresses stay blocked at least this long
+//! dns_ttl_cap_secs = 3600            # ... and at most this long, whatever the answer's TTL
+//! report_interval_ms = 1000          # one row per (process, direction, address) per interval; the
+//!                                    # blocks folded into it are counted in the row
+//! exec_timeout_ms = 3000             # an exec whose file is not hashed by then is allowed (fail
+//!                                    # open) and reported as AntivirusScanFailed
+//! exec_max_file_mb = 256             # larger executables are allowed unhashed (reported once)
+//! exec_cache_entries = 65536         # file versions whose hashes are remembered
+//! max_network_entries = 1048576      # kernel map bounds: IP/CIDR entries per family,
+//! max_domain_entries = 1048576       # ... and blocked domains
+//! never_block = ["127.0.0.1", "::1"] # addresses or networks no indicator blocks
+//!
 //! [limits]                           # events per second per source; beyond: dropped and counted
 //! process = 50000
 //! file = 100000
@@ -62,6 +81,87 @@ pub struct AgentConfig {
     pub hashing: HashingConfig,
     pub uplink: UplinkConfig,
     pub limits: LimitsConfig,
+    pub protection: ProtectionConfig,
+}
+
+/// `[protection]`: enforcement of threat-intelligence indicators on this device.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtectionConfig {
+    pub enabled: bool,
+    pub network: bool,
+    pub exec: bool,
+    /// Indicators to enforce without a server (JSON array or JSON lines), re-read on change.
+    pub indicators_file: Option<PathBuf>,
+    pub dns_ttl_floor_secs: u32,
+    pub dns_ttl_cap_secs: u32,
+    pub report_interval_ms: u32,
+    pub exec_timeout_ms: u64,
+    pub exec_max_file_mb: u64,
+    pub exec_cache_entries: usize,
+    pub max_network_entries: u32,
+    pub max_domain_entries: u32,
+    /// Addresses or networks that no indicator blocks.
+    pub never_block: Vec<String>,
+}
+
+impl Default for ProtectionConfig {
+    fn default() -> Self {
+        ProtectionConfig {
+            enabled: true,
+            network: true,
+            exec: true,
+            indicators_file: None,
+            dns_ttl_floor_secs: 60,
+            dns_ttl_cap_secs: 3600,
+            report_interval_ms: 1000,
+            exec_timeout_ms: 3000,
+            exec_max_file_mb: 256,
+            exec_cache_entries: 65_536,
+            max_network_entries: 1 << 20,
+            max_domain_entries: 1 << 20,
+            never_block: vec!["127.0.0.1".into(), "::1".into()],
+        }
+    }
+}
+
+impl ProtectionConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.dns_ttl_floor_secs > self.dns_ttl_cap_secs {
+            return Err(format!(
+                "protection.dns_ttl_floor_secs ({}) must not exceed protection.dns_ttl_cap_secs ({})",
+                self.dns_ttl_floor_secs, self.dns_ttl_cap_secs
+            ));
+        }
+        if self.exec_timeout_ms == 0 || self.exec_cache_entries == 0 {
+            return Err(
+                "protection.exec_timeout_ms and protection.exec_cache_entries must be at least 1"
+                    .into(),
+            );
+        }
+        if self.max_network_entries == 0 || self.max_domain_entries == 0 {
+            return Err(
+                "protection.max_network_entries and protection.max_domain_entries must be at least 1"
+                    .into(),
+            );
+        }
+        if let Some(p) = self.indicators_file.as_ref().filter(|p| !p.is_absolute()) {
+            return Err(format!(
+                "protection.indicators_file {} must be an absolute path",
+                p.display()
+            ));
+        }
+        if let Some(bad) = self
+            .never_block
+            .iter()
+            .find(|n| vigil_intel::normalize::cidr(n).is_err())
+        {
+            return Err(format!(
+                "protection.never_block entry {bad:?} is not an address or a network (address/length)"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[uplink]`
@@ -279,6 +379,7 @@ impl AgentConfig {
                 "sensors.exclude_paths entry {p:?} must be an absolute path shorter than 64 bytes"
             ));
         }
+        self.protection.validate()?;
         if let Some(p) = self
             .sensors
             .sensitive_files
@@ -353,6 +454,30 @@ mod tests {
             AgentConfig::parse("", Path::new("x")).unwrap(),
             AgentConfig::default()
         );
+    }
+
+    #[test]
+    fn protection_section() {
+        let c = AgentConfig::parse(
+            "[protection]\nindicators_file = \"/etc/vigil/i.json\"\ndns_ttl_floor_secs = 5\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        assert_eq!(c.protection.dns_ttl_floor_secs, 5);
+        assert!(c.protection.enabled && c.protection.network && c.protection.exec);
+        let bad = |text: &str| {
+            AgentConfig::parse(text, Path::new("x"))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = bad("[protection]\ndns_ttl_floor_secs = 90\ndns_ttl_cap_secs = 60\n");
+        assert!(e.contains("must not exceed"), "{e}");
+        let e = bad("[protection]\nindicators_file = \"rel.json\"\n");
+        assert!(e.contains("absolute"), "{e}");
+        let e = bad("[protection]\nnever_block = [\"10.0.0.0/33\"]\n");
+        assert!(e.contains("\"10.0.0.0/33\""), "{e}");
+        let e = bad("[protection]\nexec_timeout = 5\n");
+        assert!(e.contains("unknown field `exec_timeout`"), "{e}");
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //! what happens; the pipeline (`pipeline`) turns each report into rows of the MDE tables of
 //! `vigil-schema`, filling the initiating process from the process model (`proctable`), file
 //! hashes (`hashes`) and names from DNS answers; sinks (`sinks`) write the rows. `agent` runs
-//! the loop; `config` is the TOML configuration; `device` the device identity and inventory.
+//! the loop; `config` is the TOML configuration; `device` the device identity and inventory;
+//! `protect` enforces threat-intelligence indicators (network and exec blocks).
 //!
-//! **Invariant:** only this crate links libbpf, and nothing outside `sensors::decode` reads a
-//! kernel record.
+//! **Invariant:** only this crate links libbpf, and nothing outside `sensors::decode` and
+//! `protect::decode` reads a kernel record.
 
 pub mod agent;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod hashes;
 pub mod limits;
 pub mod pipeline;
 pub mod proctable;
+pub mod protect;
 pub mod sensors;
 pub mod sinks;
 pub mod status;

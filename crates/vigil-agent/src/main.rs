@@ -140,8 +140,9 @@ fn real_main() -> Result<()> {
                 v["running"] = serde_json::Value::Bool(alive);
                 v["enrolled"] = serde_json::json!(enrolled.as_ref().map(|e| &e.server));
                 v["spool"] = status.uplink.clone().unwrap_or(serde_json::Value::Null);
-                v["protection"] =
-                    serde_json::json!({"supported": false, "reason": "not supported yet"});
+                if status.protection.is_none() {
+                    v["protection"] = serde_json::json!({"enabled": false, "reason": "not reported by this agent"});
+                }
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 let attached = status.hooks.iter().filter(|h| h.attached).count();
@@ -189,7 +190,14 @@ fn real_main() -> Result<()> {
                     "drops      ring buffer full {}, pending map full {}, malformed {}",
                     c.kernel_ring_buffer_full, c.kernel_pending_full, c.malformed_records
                 );
-                println!("protection not supported yet");
+                match &status.protection {
+                    Some(p) => {
+                        for line in vigil_agent::protect::status_lines(p) {
+                            println!("{line}");
+                        }
+                    }
+                    None => println!("protection not reported by this agent"),
+                }
             }
             Ok(())
         }

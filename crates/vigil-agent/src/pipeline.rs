@@ -807,6 +807,16 @@ impl Pipeline {
         self.push(row, out);
     }
 
+    /// A row from protection (a block, a detection): the initiating process comes from the
+    /// process table when it knows `pid`; otherwise what the row holds (read from `/proc`
+    /// when it happened) stays.
+    pub fn protection(&mut self, mut row: Row, pid: Option<u32>, out: &mut Vec<Row>) {
+        if let Some(p) = pid.and_then(|pid| self.process(pid, 0)) {
+            self.initiating(&mut row, &p);
+        }
+        self.push(row, out);
+    }
+
     /// A `DeviceEvents` row reporting events lost at a bound.
     pub fn dropped(&mut self, source: &str, count: u64, reason: &str, out: &mut Vec<Row>) {
         let mut row = Row::event(Table::DeviceEvents, "SensorEventsDropped", Timestamp::now());

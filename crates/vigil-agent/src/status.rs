@@ -1,5 +1,5 @@
 //! The status file (`<state_dir>/status.json`) that a running agent keeps current and that
-//! `vigil-agent status` reads: hooks, mode, counters.
+//! `vigil-agent status` reads: hooks, mode, counters, protection.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -61,6 +61,9 @@ pub struct Status {
     /// The server uplink, when events go to a server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uplink: Option<serde_json::Value>,
+    /// Enforcement: the ladder's rungs, what is attached and enforced, counters.
+    #[serde(default)]
+    pub protection: Option<crate::protect::ProtectionStatus>,
 }
 
 mod hooks_serde {

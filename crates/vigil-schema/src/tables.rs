@@ -139,6 +139,7 @@ impl Table {
                 "SensorEventsDropped",
                 "AntivirusDetection",
                 "AntivirusReport",
+                "AntivirusScanFailed",
                 "ExploitGuardNetworkProtectionBlocked",
             ],
             Table::DeviceImageLoadEvents => &["ImageLoaded"],

@@ -7,4 +7,5 @@ mod files;
 mod harness;
 mod network;
 mod process;
+mod protect;
 mod security;

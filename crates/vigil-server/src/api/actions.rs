@@ -125,7 +125,7 @@ fn state_to_api(e: vigil_state::StateError) -> ApiError {
         vigil_state::StateError::AlreadyExists { .. } => {
             ApiError(StatusCode::CONFLICT, e.to_string())
         }
-        vigil_state::StateError::Invalid { ref what, .. } if what.contains("session") => {
+        vigil_state::StateError::Invalid { what, .. } if what.contains("session") => {
             ApiError(StatusCode::CONFLICT, e.to_string())
         }
         e => not_found_or_internal(e),

@@ -1,0 +1,746 @@
+//! Exec blocks by file hash: fanotify `FAN_OPEN_EXEC_PERM`.
+//!
+//! The kernel holds every `execve` (of a program or of its ELF interpreter) on a marked
+//! filesystem until this guard answers `FAN_ALLOW` or `FAN_DENY` (the caller then gets
+//! `EPERM`). Marks are `FAN_MARK_FILESYSTEM`: one per superblock, covering every mount of it,
+//! bind mounts and other mount namespaces (containers) included, so that a bind mount cannot
+//! be used to dodge the guard; a filesystem that refuses such a mark gets a `FAN_MARK_MOUNT`
+//! of the mount point instead. Mounts appearing later are marked on the next rescan (5 s).
+//! The guard is armed only while a blocking hash indicator exists: without one no exec waits.
+//!
+//! Threads:
+//! - "protect-exec" reads events and never does I/O on the files themselves: the agent's
+//!   own pid is allowed at once; otherwise the file's identity comes from `statx` with
+//!   `AT_STATX_DONT_SYNC` (cached attributes, no round trip to a network or FUSE server); a
+//!   cached digest for (device, inode, mtime, ctime, size) is answered at once. Anything else
+//!   goes to the workers, with a deadline this thread enforces: past it, the exec is allowed
+//!   (fail open) and reported.
+//! - "protect-hash" workers hash the file through the event's descriptor (SHA-256, and SHA-1
+//!   or MD5 only while such indicators exist), fill the cache, and answer unless the deadline
+//!   answered first. A late verdict that would have blocked is reported.
+//!
+//! **Invariant:** every permission event is answered exactly once (an `AtomicBool` per
+//! request decides who answers); its descriptor stays open until then, so its number cannot
+//! be reused by another event. Closing the group (agent stop or crash) makes the kernel allow
+//! whatever is pending: the guard fails open, never shut.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use vigil_intel::{Action, IntelSet};
+use vigil_schema::Timestamp;
+
+use crate::protect::digest::{file_key, hash_file, verdict, DigestCache, Digests, FileKey};
+use crate::protect::report::{
+    ExecOutcome, ExecReport, IndicatorInfo, ProcSnapshot, Report, Reports,
+};
+use crate::protect::rules::HashSummary;
+
+/// Settings of the guard.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// Past this, an exec without a verdict is allowed.
+    pub timeout: Duration,
+    /// Larger files are allowed unhashed.
+    pub max_bytes: u64,
+    pub cache_entries: usize,
+    /// Hashing threads.
+    pub workers: usize,
+}
+
+/// What the guard enforces: the indicator set and which digests it needs.
+#[derive(Debug, Default)]
+pub struct ExecPolicy {
+    pub set: Arc<IntelSet>,
+    pub hashes: HashSummary,
+}
+
+/// Counters of the guard, shown in the status.
+#[derive(Debug, Default)]
+struct Counters {
+    events: AtomicU64,
+    own: AtomicU64,
+    unarmed: AtomicU64,
+    cache_hits: AtomicU64,
+    hashed: AtomicU64,
+    blocked: AtomicU64,
+    timeouts: AtomicU64,
+    too_large: AtomicU64,
+    queue_full: AtomicU64,
+    errors: AtomicU64,
+    killed: AtomicU64,
+}
+
+/// The counters, as the status shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecCounters {
+    /// Permission events received.
+    pub events: u64,
+    /// The agent's own execs, allowed at once.
+    pub own: u64,
+    /// Events while no hash indicator was enforced (in flight when the guard disarmed).
+    pub unarmed: u64,
+    /// Verdicts from the cache (no hashing).
+    pub cache_hits: u64,
+    /// Files hashed.
+    pub hashed: u64,
+    pub blocked: u64,
+    /// Allowed because the verdict missed the deadline.
+    pub timeouts: u64,
+    /// Allowed unhashed because the file is over the size limit.
+    pub too_large: u64,
+    /// Allowed because the hashing queue was full.
+    pub queue_full: u64,
+    /// Files that could not be stat-ed or read (allowed).
+    pub errors: u64,
+    /// Processes killed for `BlockAndRemediate`.
+    pub killed: u64,
+}
+
+/// Marks on filesystems.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkState {
+    pub armed: bool,
+    /// `mount point (filesystem|mount)` of each mark.
+    pub marked: Vec<String>,
+    /// Mounts that could not be marked, with the reason.
+    pub failed: Vec<String>,
+    #[serde(skip)]
+    devs: HashSet<u64>,
+}
+
+/// One held exec.
+struct Job {
+    /// The event's descriptor: the file being executed.
+    file: File,
+    key: FileKey,
+    pid: u32,
+    deadline: Instant,
+    answered: AtomicBool,
+}
+
+struct Shared {
+    fan: OwnedFd,
+    opts: ExecOptions,
+    policy: RwLock<Arc<ExecPolicy>>,
+    cache: Mutex<DigestCache>,
+    counters: Counters,
+    marks: Mutex<MarkState>,
+    reports: Arc<Reports>,
+    own_pid: u32,
+    stop: AtomicBool,
+}
+
+/// The running guard. Dropping it stops the threads and closes the group.
+pub struct ExecGuard {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+const REASON_DEADLINE: &str = "scan deadline";
+const REASON_SIZE: &str = "file over the size limit";
+const REASON_QUEUE: &str = "hashing queue full";
+
+impl ExecGuard {
+    /// Start the guard on a fanotify group (see `ladder::fanotify_group`); unarmed until a
+    /// policy with hash indicators is set.
+    pub fn start(
+        group: OwnedFd,
+        opts: ExecOptions,
+        reports: Arc<Reports>,
+    ) -> std::io::Result<ExecGuard> {
+        let shared = Arc::new(Shared {
+            fan: group,
+            cache: Mutex::new(DigestCache::new(opts.cache_entries)),
+            opts,
+            policy: RwLock::new(Arc::new(ExecPolicy::default())),
+            counters: Counters::default(),
+            marks: Mutex::new(MarkState::default()),
+            reports,
+            own_pid: std::process::id(),
+            stop: AtomicBool::new(false),
+        });
+        let (tx, rx) = mpsc::sync_channel::<Arc<Job>>(1024);
+        let rx = Arc::new(Mutex::new(rx));
+        let mut threads = Vec::new();
+        for i in 0..shared.opts.workers.max(1) {
+            let (s, rx) = (Arc::clone(&shared), Arc::clone(&rx));
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("protect-hash-{i}"))
+                    .spawn(move || worker(&s, &rx))?,
+            );
+        }
+        let s = Arc::clone(&shared);
+        threads.push(
+            std::thread::Builder::new()
+                .name("protect-exec".into())
+                .spawn(move || reader(&s, tx))?,
+        );
+        Ok(ExecGuard { shared, threads })
+    }
+
+    /// Enforce `policy`: arm when it holds blocking hash indicators, disarm when not.
+    pub fn set_policy(&self, policy: ExecPolicy) {
+        let armed = policy.hashes.any();
+        *self
+            .shared
+            .policy
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
+        if armed {
+            self.arm();
+        } else {
+            self.disarm();
+        }
+    }
+
+    /// Mark every filesystem not yet marked (at arming, and on rescans).
+    pub fn arm(&self) {
+        if !self.shared.policy().hashes.any() || self.shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        // Mount points are stat-ed without the lock (a hung network mount must not stall
+        // the status); marks are added under it, so that a concurrent disarm flushes them.
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let found: Vec<(String, u64)> = crate::sensors::fanotify::real_mounts(&mounts)
+            .into_iter()
+            .filter_map(|dir| std::fs::metadata(&dir).ok().map(|m| (dir, m.dev())))
+            .collect();
+        let mut m = self.shared.marks.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.shared.policy().hashes.any() || self.shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        m.armed = true;
+        for (dir, dev) in found {
+            if m.devs.contains(&dev) {
+                continue;
+            }
+            match mark(&self.shared.fan, &dir) {
+                Ok(kind) => {
+                    m.devs.insert(dev);
+                    m.marked.push(format!("{dir} ({kind})"));
+                    m.failed.retain(|f| !f.starts_with(&format!("{dir}:")));
+                }
+                Err(e) => {
+                    let line = format!("{dir}: {e}");
+                    if !m.failed.contains(&line) {
+                        m.failed.push(line);
+                    }
+                }
+            }
+        }
+    }
+
+    fn disarm(&self) {
+        let mut m = self.shared.marks.lock().unwrap_or_else(|p| p.into_inner());
+        if !m.armed {
+            return;
+        }
+        for kind in [libc::FAN_MARK_FILESYSTEM, libc::FAN_MARK_MOUNT] {
+            // SAFETY: a valid fanotify descriptor; FLUSH takes no path.
+            unsafe {
+                libc::fanotify_mark(
+                    self.shared.fan.as_raw_fd(),
+                    libc::FAN_MARK_FLUSH | kind,
+                    0,
+                    libc::AT_FDCWD,
+                    std::ptr::null(),
+                )
+            };
+        }
+        *m = MarkState::default();
+    }
+
+    pub fn marks(&self) -> MarkState {
+        self.shared
+            .marks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn counters(&self) -> ExecCounters {
+        let c = &self.shared.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ExecCounters {
+            events: l(&c.events),
+            own: l(&c.own),
+            unarmed: l(&c.unarmed),
+            cache_hits: l(&c.cache_hits),
+            hashed: l(&c.hashed),
+            blocked: l(&c.blocked),
+            timeouts: l(&c.timeouts),
+            too_large: l(&c.too_large),
+            queue_full: l(&c.queue_full),
+            errors: l(&c.errors),
+            killed: l(&c.killed),
+        }
+    }
+
+    /// A handle that kills running processes whose executable matches a
+    /// `BlockAndRemediate` indicator, to run on another thread.
+    pub fn remediator(&self) -> Remediator {
+        Remediator(Arc::clone(&self.shared))
+    }
+}
+
+/// See [`ExecGuard::remediator`].
+pub struct Remediator(Arc<Shared>);
+
+impl Remediator {
+    /// Scan `/proc` once; each kill is reported.
+    pub fn run(&self) {
+        remediate(&self.0);
+    }
+}
+
+impl ExecGuard {
+    /// Stop holding execs: remove every mark and let the threads end (they answer what is
+    /// pending with `FAN_ALLOW`). The group closes on drop.
+    pub fn shutdown(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.disarm();
+    }
+}
+
+impl Drop for ExecGuard {
+    fn drop(&mut self) {
+        self.shutdown();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Shared {
+    fn policy(&self) -> Arc<ExecPolicy> {
+        Arc::clone(&self.policy.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn respond(&self, fd: i32, allow: bool) {
+        let r = libc::fanotify_response {
+            fd,
+            response: if allow {
+                libc::FAN_ALLOW
+            } else {
+                libc::FAN_DENY
+            },
+        };
+        // SAFETY: writes one fanotify_response that lives for the call to our group.
+        let n = unsafe {
+            libc::write(
+                self.fan.as_raw_fd(),
+                (&r as *const libc::fanotify_response).cast(),
+                std::mem::size_of::<libc::fanotify_response>(),
+            )
+        };
+        if n < 0 {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Answer a job once: false when it was already answered.
+    fn answer(&self, job: &Job, allow: bool) -> bool {
+        if job.answered.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        self.respond(job.file.as_raw_fd(), allow);
+        true
+    }
+
+    fn exec_report(
+        &self,
+        job: &Job,
+        d: Option<&Digests>,
+        outcome: ExecOutcome,
+        ind: Option<IndicatorInfo>,
+    ) {
+        let (sha256, sha1, md5) = match d.map(Digests::hex) {
+            Some((a, b, c)) => (Some(a), b, c),
+            None => (None, None, None),
+        };
+        self.reports.push(Report::Exec(ExecReport {
+            at: Timestamp::now(),
+            pid: Some(job.pid),
+            process: ProcSnapshot::read(job.pid),
+            path: fd_path(&job.file),
+            sha256,
+            sha1,
+            md5,
+            size: job.key.size,
+            outcome,
+            indicator: ind,
+            cached: false,
+        }));
+    }
+}
+
+fn now_ms() -> i64 {
+    Timestamp::now().nanos() / 1_000_000
+}
+
+/// The path of an open file, as the kernel names it.
+fn fd_path(f: &File) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd()))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Mark `dir`'s filesystem (or, if refused, the mount) for exec permission events.
+fn mark(fan: &OwnedFd, dir: &str) -> std::io::Result<&'static str> {
+    let path = std::ffi::CString::new(dir).map_err(std::io::Error::other)?;
+    let mut last = None;
+    for (kind, name) in [
+        (libc::FAN_MARK_FILESYSTEM, "filesystem"),
+        (libc::FAN_MARK_MOUNT, "mount"),
+    ] {
+        // SAFETY: a valid fanotify descriptor and a NUL-terminated path.
+        let rc = unsafe {
+            libc::fanotify_mark(
+                fan.as_raw_fd(),
+                libc::FAN_MARK_ADD | kind,
+                libc::FAN_OPEN_EXEC_PERM,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+            )
+        };
+        if rc == 0 {
+            return Ok(name);
+        }
+        last = Some(std::io::Error::last_os_error());
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no mark kind left")))
+}
+
+/// The event loop: dispatch every event, enforce deadlines.
+fn reader(s: &Shared, work: SyncSender<Arc<Job>>) {
+    const META: usize = std::mem::size_of::<libc::fanotify_event_metadata>();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pending: Vec<Arc<Job>> = Vec::new();
+    while !s.stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        let wait = pending
+            .iter()
+            .map(|j| j.deadline.saturating_duration_since(now))
+            .min()
+            .unwrap_or(Duration::from_millis(200))
+            .min(Duration::from_millis(200));
+        let mut pfd = libc::pollfd {
+            fd: s.fan.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut pfd, 1, wait.as_millis().max(1) as libc::c_int) };
+        if ready > 0 {
+            loop {
+                // SAFETY: reads into a buffer valid for `buf.len()` bytes.
+                let n =
+                    unsafe { libc::read(s.fan.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                if n <= 0 {
+                    break;
+                }
+                let mut off = 0usize;
+                let n = n as usize;
+                while off + META <= n {
+                    // SAFETY: `off + META <= n` bytes were written by the kernel; the read is
+                    // unaligned-safe and the struct is plain old data.
+                    let m: libc::fanotify_event_metadata =
+                        unsafe { std::ptr::read_unaligned(buf[off..].as_ptr().cast()) };
+                    let len = m.event_len as usize;
+                    if len < META || off + len > n {
+                        break;
+                    }
+                    off += len;
+                    if m.vers != libc::FANOTIFY_METADATA_VERSION || m.fd < 0 {
+                        if m.fd >= 0 {
+                            // SAFETY: the event gave us this descriptor; we close it.
+                            drop(unsafe { OwnedFd::from_raw_fd(m.fd) });
+                        }
+                        continue;
+                    }
+                    // SAFETY: the event gave us this descriptor, owned from here on.
+                    let file = unsafe { File::from_raw_fd(m.fd) };
+                    if let Some(job) = event(s, file, m.mask, m.pid as u32) {
+                        match work.try_send(Arc::clone(&job)) {
+                            Ok(()) => pending.push(job),
+                            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
+                                s.answer(&job, true);
+                                s.counters.queue_full.fetch_add(1, Ordering::Relaxed);
+                                s.exec_report(
+                                    &job,
+                                    None,
+                                    ExecOutcome::Unscanned {
+                                        reason: REASON_QUEUE,
+                                    },
+                                    None,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let now = Instant::now();
+        pending.retain(|job| {
+            if job.answered.load(Ordering::SeqCst) {
+                return false;
+            }
+            if now < job.deadline {
+                return true;
+            }
+            if s.answer(job, true) {
+                s.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                s.exec_report(
+                    job,
+                    None,
+                    ExecOutcome::Unscanned {
+                        reason: REASON_DEADLINE,
+                    },
+                    None,
+                );
+            }
+            false
+        });
+    }
+    for job in pending {
+        s.answer(&job, true);
+    }
+}
+
+/// Decide an event at once when possible; else the job for the workers.
+fn event(s: &Shared, file: File, mask: u64, pid: u32) -> Option<Arc<Job>> {
+    s.counters.events.fetch_add(1, Ordering::Relaxed);
+    let fd = file.as_raw_fd();
+    if mask & libc::FAN_OPEN_EXEC_PERM == 0 {
+        return None; // not a permission event: nothing to answer
+    }
+    if pid == s.own_pid {
+        s.counters.own.fetch_add(1, Ordering::Relaxed);
+        s.respond(fd, true);
+        return None;
+    }
+    let policy = s.policy();
+    if !policy.hashes.any() {
+        s.counters.unarmed.fetch_add(1, Ordering::Relaxed);
+        s.respond(fd, true);
+        return None;
+    }
+    let key = match file_key(&file) {
+        Ok(k) => k,
+        Err(_) => {
+            s.counters.errors.fetch_add(1, Ordering::Relaxed);
+            s.respond(fd, true);
+            return None;
+        }
+    };
+    let job = Job {
+        file,
+        key,
+        pid,
+        deadline: Instant::now() + s.opts.timeout,
+        answered: AtomicBool::new(false),
+    };
+    if key.size > s.opts.max_bytes {
+        s.counters.too_large.fetch_add(1, Ordering::Relaxed);
+        s.answer(&job, true);
+        let first = s
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .too_large_first(key);
+        if first {
+            s.exec_report(
+                &job,
+                None,
+                ExecOutcome::Unscanned {
+                    reason: REASON_SIZE,
+                },
+                None,
+            );
+        }
+        return None;
+    }
+    let cached = s.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key);
+    if let Some(d) = cached.filter(|d| d.covers(&policy.hashes)) {
+        s.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+        decide(s, &job, &policy, &d, true);
+        return None;
+    }
+    Some(Arc::new(job))
+}
+
+/// Answer a job from its digests, and report a block.
+fn decide(s: &Shared, job: &Job, policy: &ExecPolicy, d: &Digests, cached: bool) {
+    let Some(ind) = verdict(&policy.set, d, now_ms()) else {
+        s.answer(job, true);
+        return;
+    };
+    // Everything the row needs is read first, while the process still waits in execve; the
+    // row is stamped with the time of the verdict, not of the queueing that follows.
+    let (sha256, sha1, md5) = d.hex();
+    let mut report = ExecReport {
+        at: Timestamp::now(),
+        pid: Some(job.pid),
+        process: ProcSnapshot::read(job.pid),
+        path: fd_path(&job.file),
+        sha256: Some(sha256),
+        sha1,
+        md5,
+        size: d.size,
+        outcome: ExecOutcome::Blocked,
+        indicator: Some(ind),
+        cached,
+    };
+    if s.answer(job, false) {
+        s.counters.blocked.fetch_add(1, Ordering::Relaxed);
+    } else {
+        report.outcome = ExecOutcome::DetectedTooLate;
+    }
+    s.reports.push(Report::Exec(report));
+}
+
+fn worker(s: &Shared, rx: &Mutex<Receiver<Arc<Job>>>) {
+    loop {
+        let next = rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .recv_timeout(Duration::from_millis(200));
+        let job = match next {
+            Ok(j) => j,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if s.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        let policy = s.policy();
+        match hash_file(&job.file, &policy.hashes, &s.stop) {
+            Ok(d) => {
+                s.counters.hashed.fetch_add(1, Ordering::Relaxed);
+                s.cache
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(job.key, d.clone());
+                decide(s, &job, &policy, &d, false);
+            }
+            Err(_) => {
+                s.counters.errors.fetch_add(1, Ordering::Relaxed);
+                s.answer(&job, true);
+            }
+        }
+    }
+}
+
+/// Kill the processes running a `BlockAndRemediate` file.
+fn remediate(s: &Shared) {
+    let policy = s.policy();
+    if policy.hashes.remediate.is_empty() {
+        return;
+    }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == s.own_pid || s.stop.load(Ordering::Relaxed) {
+            continue;
+        }
+        let Ok(exe) = File::open(format!("/proc/{pid}/exe")) else {
+            continue; // kernel threads, exited processes
+        };
+        let Ok(key) = file_key(&exe) else {
+            continue;
+        };
+        if key.size > s.opts.max_bytes {
+            continue;
+        }
+        let cached = s.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key);
+        let d = match cached.filter(|d| d.covers(&policy.hashes)) {
+            Some(d) => d,
+            None => match hash_file(&exe, &policy.hashes, &s.stop) {
+                Ok(d) => {
+                    s.cache
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(key, d.clone());
+                    d
+                }
+                Err(_) => continue,
+            },
+        };
+        let Some(ind) = verdict(&policy.set, &d, now_ms()) else {
+            continue;
+        };
+        if ind.action != Action::BlockAndRemediate {
+            continue;
+        }
+        let snapshot = ProcSnapshot::read(pid);
+        if kill_if_same(pid, &key) {
+            s.counters.killed.fetch_add(1, Ordering::Relaxed);
+            let (sha256, sha1, md5) = d.hex();
+            s.reports.push(Report::Exec(ExecReport {
+                at: Timestamp::now(),
+                pid: None,
+                path: snapshot.exe.clone(),
+                process: ProcSnapshot::default(),
+                sha256: Some(sha256),
+                sha1,
+                md5,
+                size: d.size,
+                outcome: ExecOutcome::Killed {
+                    pid,
+                    cmdline: snapshot.cmdline,
+                },
+                indicator: Some(ind),
+                cached: false,
+            }));
+        }
+    }
+}
+
+/// SIGKILL `pid` through a pidfd, only if it still runs the file `key` names (so that a
+/// reused pid is never hit).
+fn kill_if_same(pid: u32, key: &FileKey) -> bool {
+    // SAFETY: pidfd_open takes a pid and flags; the result is checked.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if raw < 0 {
+        return false;
+    }
+    // SAFETY: a new descriptor that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+    let same = File::open(format!("/proc/{pid}/exe"))
+        .and_then(|f| file_key(&f))
+        .is_ok_and(|k| k == *key);
+    if !same {
+        return false;
+    }
+    // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    rc == 0
+}
