@@ -1,7 +1,9 @@
-//! The HTTP API (axum): what the `vigil` CLI and, later, the console call. Every route under
-//! `/api/v1` needs `Authorization: Bearer <API token>`; errors are JSON `{"error": "..."}`
-//! with a status that fits (400 bad input, 401 no or bad token, 404 unknown id). The token's
-//! name is the actor recorded in comments and the audit log.
+//! The HTTP API (axum): what the `vigil` CLI and the console call. Every route under `/api/v1`
+//! runs behind the access guard (`api/access.rs`: an API token as `Authorization: Bearer`, or
+//! the console's session cookie with its CSRF token; the route's permission; a rate limit; the
+//! audit log of changes). Errors are `application/problem+json` with a status that fits (400
+//! bad input, 401 not authenticated, 403 not allowed, 404 unknown id, 409 taken, 429 too many
+//! requests). The principal's name is the actor recorded in comments and the audit log.
 //!
 //! Alerts and incidents (triage) are in `api/alerts.rs`; rules and suppressions in
 //! `api/rules.rs`; KQL hunting and saved queries in `api/hunt.rs`; custom detections in
@@ -25,6 +27,7 @@ use vigil_state::{Device, EnrollmentToken};
 
 use crate::{now_ms, Ctx};
 
+pub mod access;
 mod actions;
 mod alerts;
 mod body;
@@ -38,9 +41,23 @@ mod rules;
 #[derive(Debug)]
 pub struct ApiError(pub StatusCode, pub String);
 
+/// Errors are `application/problem+json` (RFC 9457): `title` the status's reason, `detail`
+/// the problem; `error` repeats the detail for clients written before.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        let body = json!({
+            "type": "about:blank",
+            "title": self.0.canonical_reason().unwrap_or("Error"),
+            "status": self.0.as_u16(),
+            "detail": self.1,
+            "error": self.1,
+        });
+        (
+            self.0,
+            [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+            body.to_string(),
+        )
+            .into_response()
     }
 }
 
@@ -59,32 +76,19 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid request body: {e}")))
 }
 
-/// Check the bearer token; returns its name (the actor).
-pub(crate) async fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Result<String, ApiError> {
-    let unauthorized = |m: &str| ApiError(StatusCode::UNAUTHORIZED, m.to_string());
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .ok_or_else(|| unauthorized("missing Authorization: Bearer <token> header"))?
-        .to_str()
-        .map_err(|_| unauthorized("the Authorization header is not text"))?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .ok_or_else(|| unauthorized("the Authorization header must be 'Bearer <token>'"))?;
-    match ctx
-        .state
-        .verify_api_token(token.trim())
-        .await
-        .map_err(internal)?
-    {
-        Some(t) => Ok(t.name),
-        None => Err(unauthorized("the API token is not valid")),
-    }
+/// The name of the principal the access guard accepted (the actor recorded in comments and
+/// the audit log). Every `/api/v1` route runs behind the guard, which authenticates and
+/// authorizes the request (`api/access.rs`).
+pub(crate) async fn authenticate(_ctx: &Ctx, headers: &HeaderMap) -> Result<String, ApiError> {
+    headers
+        .get(access::PRINCIPAL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "not authenticated".into()))
 }
 
 pub fn router(ctx: Arc<Ctx>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
+    let api = Router::new()
         .route(
             "/api/v1/enrollment-tokens",
             get(list_tokens).post(create_token),
@@ -104,6 +108,15 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .merge(intel::routes())
         .merge(entities::routes())
         .merge(actions::routes())
+        .merge(access::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&ctx),
+            access::guard,
+        ));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .merge(api)
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .with_state(ctx)
 }

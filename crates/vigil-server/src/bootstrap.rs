@@ -2,6 +2,7 @@
 //! in the data directory and reused afterwards.
 //!
 //! Files: `ca.pem`, `ca.key` (0600), `server.pem`, `server.key` (0600), `admin.token` (0600),
+//! `admin.password` (0600, the console user `admin`'s first password),
 //! `state.db` (SQLite), `telemetry/` (the store). The server certificate is re-issued when
 //! the names it must carry change.
 
@@ -105,10 +106,20 @@ pub async fn bootstrap(
     let admin_token_path = data_dir.join("admin.token");
     if !admin_token_path.exists() {
         let (_, secret) = state
-            .create_api_token("admin", "admin", crate::now_ms())
+            .create_api_token("admin", "administrator", crate::now_ms())
             .await
             .context("cannot create the administrator API token")?;
         write_file(&admin_token_path, &format!("{secret}\n"), 0o600)?;
+    }
+    // The console's first administrator, with a random password kept beside the token.
+    let admin_password_path = data_dir.join("admin.password");
+    if !admin_password_path.exists() && state.console_user("admin").await.is_err() {
+        let password = hex::encode(rand::random::<[u8; 12]>());
+        state
+            .create_console_user("admin", &password, "administrator", &[], crate::now_ms())
+            .await
+            .context("cannot create the console's administrator")?;
+        write_file(&admin_password_path, &format!("{password}\n"), 0o600)?;
     }
     Ok(Bootstrap {
         ca,

@@ -26,6 +26,10 @@
 //! enabled = true                      # evaluate stored events against the rules
 //! rules_dirs = []                     # folders of extra Sigma rules (built-in rules always load)
 //!
+//! [api]
+//! rate_per_sec = 100                  # requests a second each API token or console user may make
+//! rate_burst = 400                    # ... and the burst above that
+//!
 //! [intel]
 //! retrohunt_days = 30                 # a new indicator is looked for this far back in stored telemetry (0 = off)
 //! feeds = true                        # refresh the configured feeds on their schedules
@@ -45,6 +49,25 @@ pub struct ServerConfig {
     pub ingest: IngestSection,
     pub detection: DetectionSection,
     pub intel: IntelSection,
+    pub api: ApiSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSection {
+    /// Requests a second each principal may make, sustained.
+    pub rate_per_sec: f64,
+    /// The burst above the sustained rate.
+    pub rate_burst: f64,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            rate_per_sec: 100.0,
+            rate_burst: 400.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -59,6 +59,8 @@ pub struct Ctx {
     pub intel: Arc<intel::Intel>,
     /// Response actions: the agents' command streams and the files actions move.
     pub respond: respond::Respond,
+    /// Request rates per API principal.
+    pub rate_limits: api::access::RateLimits,
 }
 
 /// A started server.
@@ -148,6 +150,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
                 data_dir.display()
             )
         })?,
+        rate_limits: Default::default(),
     });
 
     let grpc_listener = tokio::net::TcpListener::bind(cfg.server.grpc_addr)

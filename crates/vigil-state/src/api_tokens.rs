@@ -27,14 +27,16 @@ pub struct ApiToken {
     pub created_ms: i64,
     /// When it was revoked, unix milliseconds; `None`: valid.
     pub revoked_ms: Option<i64>,
+    /// Device groups it is limited to; empty: every device.
+    pub device_groups: Vec<String>,
 }
 
 const INSERT: &str = "INSERT INTO api_tokens
-    (id, name, role, secret_lookup, secret_sha256, created_ms, revoked_ms)
-    VALUES ($1, $2, $3, $4, $5, $6, NULL)";
-const LIST: &str = "SELECT id, name, role, created_ms, revoked_ms
+    (id, name, role, secret_lookup, secret_sha256, created_ms, revoked_ms, device_groups)
+    VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)";
+const LIST: &str = "SELECT id, name, role, created_ms, revoked_ms, device_groups
     FROM api_tokens ORDER BY created_ms, id";
-const CANDIDATES: &str = "SELECT id, name, role, created_ms, revoked_ms, secret_sha256
+const CANDIDATES: &str = "SELECT id, name, role, created_ms, revoked_ms, secret_sha256, device_groups
     FROM api_tokens WHERE secret_lookup = $1";
 const REVOKE: &str = "UPDATE api_tokens SET revoked_ms = COALESCE(revoked_ms, $2) WHERE id = $1";
 
@@ -47,14 +49,29 @@ impl StateStore {
         role: &str,
         now_ms: i64,
     ) -> Result<(ApiToken, String), StateError> {
+        self.create_scoped_api_token(name, role, &[], now_ms).await
+    }
+
+    /// A new API token limited to `device_groups` (empty: every device).
+    pub async fn create_scoped_api_token(
+        &self,
+        name: &str,
+        role: &str,
+        device_groups: &[String],
+        now_ms: i64,
+    ) -> Result<(ApiToken, String), StateError> {
         check_name("api token name", name, true)?;
         check_role(role)?;
+        for g in device_groups {
+            check_name("device group", g, true)?;
+        }
         let token = ApiToken {
             id: new_id("at_"),
             name: name.to_string(),
             role: role.to_string(),
             created_ms: now_ms,
             revoked_ms: None,
+            device_groups: device_groups.to_vec(),
         };
         let secret = new_secret(API_TOKEN_PREFIX);
         let hashed = hash(&secret);
@@ -65,6 +82,7 @@ impl StateStore {
             .bind(lookup(&hashed))
             .bind(&hashed)
             .bind(token.created_ms)
+            .bind(serde_json::to_string(&token.device_groups).unwrap_or_else(|_| "[]".into()))
             .execute(&self.pool)
             .await
             .map_err(StateError::db("create an api token"))?;
@@ -126,6 +144,12 @@ fn from_row(row: &SqliteRow) -> Result<ApiToken, StateError> {
             role: row.try_get("role")?,
             created_ms: row.try_get("created_ms")?,
             revoked_ms: row.try_get("revoked_ms")?,
+            device_groups: serde_json::from_str(
+                row.try_get::<Option<String>, _>("device_groups")?
+                    .as_deref()
+                    .unwrap_or("[]"),
+            )
+            .unwrap_or_default(),
         })
     };
     get().map_err(StateError::db("read an api token"))

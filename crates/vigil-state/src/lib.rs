@@ -11,7 +11,8 @@
 //!   `enrollment.rs`, `devices.rs`, `api_tokens.rs`, `users.rs`, `alerts.rs`, `incidents.rs`,
 //!   `suppressions.rs`, `rules.rs`, `saved_queries.rs`, `custom_detections.rs`, `intel.rs`
 //!   (indicators and their change log), `feeds.rs` (feeds, warning lists), `actions.rs`
-//!   (response actions, live-response sessions, files); `lifecycle.rs` holds what alerts and incidents share
+//!   (response actions, live-response sessions, files), `access.rs` (roles, users with
+//!   passwords, sessions, the API audit log); `lifecycle.rs` holds what alerts and incidents share
 //!   (status, classification, comments, the audit log);
 //! - the schema is created and upgraded by our own small runner (`migrate.rs`), not by a
 //!   backend's tooling.
@@ -22,6 +23,7 @@
 //! SHA-256 (`secret.rs`). Times are always given by the caller (`now_ms`), so that tests and
 //! the server agree on one clock.
 
+mod access;
 mod actions;
 mod alerts;
 mod api_tokens;
@@ -50,6 +52,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use access::{
+    AuditRecord, ConsoleUser, Login, Principal, Role, BUILTIN_ROLES, MIN_PASSWORD_CHARS,
+    PERMISSIONS, SESSION_IDLE_MS, SESSION_MAX_MS, SESSION_PREFIX,
+};
 pub use actions::{
     new_file_id, ActionEvent, ActionFilter, LiveSession, NewAction, ResponseAction, StoredFile,
     ACTION_STATUSES, DEFAULT_ACTION_TTL_MS, FINAL_STATUSES,

@@ -75,7 +75,52 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "response_actions",
         sql: RESPONSE_ACTIONS,
     },
+    Migration {
+        version: 8,
+        name: "access_control",
+        sql: ACCESS_CONTROL,
+    },
 ];
+
+/// Custom roles, console users' passwords and scopes, login sessions, and the audit log of
+/// every change made through the API. Tokens made before roles existed (`admin`) become
+/// administrators.
+const ACCESS_CONTROL: &str = "
+CREATE TABLE roles (
+    name        TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    permissions TEXT NOT NULL,
+    created_ms  BIGINT NOT NULL
+);
+ALTER TABLE users ADD COLUMN password_hash TEXT;
+ALTER TABLE users ADD COLUMN device_groups TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE users ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE api_tokens ADD COLUMN device_groups TEXT NOT NULL DEFAULT '[]';
+UPDATE api_tokens SET role = 'administrator' WHERE role = 'admin';
+UPDATE users SET role = 'administrator' WHERE role = 'admin';
+CREATE TABLE sessions (
+    id            TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL,
+    secret_lookup TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL UNIQUE,
+    csrf_sha256   TEXT NOT NULL,
+    created_ms    BIGINT NOT NULL,
+    last_ms       BIGINT NOT NULL,
+    expires_ms    BIGINT NOT NULL
+);
+CREATE INDEX sessions_lookup ON sessions (secret_lookup);
+CREATE INDEX sessions_user ON sessions (user_id);
+CREATE TABLE api_audit (
+    at_ms   BIGINT NOT NULL,
+    actor   TEXT NOT NULL,
+    method  TEXT NOT NULL,
+    path    TEXT NOT NULL,
+    status  BIGINT NOT NULL,
+    detail  TEXT NOT NULL
+);
+CREATE INDEX api_audit_at ON api_audit (at_ms);
+CREATE INDEX api_audit_actor ON api_audit (actor, at_ms);
+";
 
 /// Response actions with their timeline, live-response sessions, and the files actions bring
 /// back or the library holds.

@@ -147,9 +147,24 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(data_dir: &Path, grpc: SocketAddr, http: SocketAddr) -> ServerProcess {
+        Self::start_with_config(data_dir, grpc, http, "")
+    }
+
+    /// The server with `config` (TOML) as its configuration file.
+    pub fn start_with_config(
+        data_dir: &Path,
+        grpc: SocketAddr,
+        http: SocketAddr,
+        config: &str,
+    ) -> ServerProcess {
+        std::fs::create_dir_all(data_dir).unwrap();
+        let config_path = data_dir.join("test-config.toml");
+        std::fs::write(&config_path, config).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_vigil-server"))
             .args(["run", "--data-dir"])
             .arg(data_dir)
+            .arg("--config")
+            .arg(&config_path)
             .args([
                 "--grpc-addr",
                 &grpc.to_string(),
