@@ -47,13 +47,29 @@ pub const PERMISSIONS: &[&str] = &[
 ];
 /// The built-in roles: (name, description, permissions).
 pub const BUILTIN_ROLES: &[(&str, &str, &[&str])] = &[
-    ("administrator", "Everything, including users, roles and settings", PERMISSIONS),
+    (
+        "administrator",
+        "Everything, including users, roles and settings",
+        PERMISSIONS,
+    ),
     (
         "security-operator",
         "Investigate, triage, hunt, manage detections and indicators, respond",
-        &["read", "triage", "hunt", "detections", "intel", "respond", "live"],
+        &[
+            "read",
+            "triage",
+            "hunt",
+            "detections",
+            "intel",
+            "respond",
+            "live",
+        ],
     ),
-    ("security-reader", "See everything and hunt; change nothing", &["read", "hunt"]),
+    (
+        "security-reader",
+        "See everything and hunt; change nothing",
+        &["read", "hunt"],
+    ),
 ];
 /// A session ends after this long without a request.
 pub const SESSION_IDLE_MS: i64 = 60 * 60_000;
@@ -159,10 +175,11 @@ fn hash_password(password: &str) -> Result<String, StateError> {
             format!("must have at least {MIN_PASSWORD_CHARS} characters"),
         ));
     }
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| StateError::Conflict {
-        op: "hash a password",
-        reason: e.to_string(),
-    })?;
+    let salt =
+        SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| StateError::Conflict {
+            op: "hash a password",
+            reason: e.to_string(),
+        })?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -188,7 +205,11 @@ fn user_from_row(r: &SqliteRow) -> ConsoleUser {
         id: r.get("id"),
         name: r.get("name"),
         role: r.get("role"),
-        device_groups: groups_from(r.get::<Option<String>, _>("device_groups").as_deref().unwrap_or("[]")),
+        device_groups: groups_from(
+            r.get::<Option<String>, _>("device_groups")
+                .as_deref()
+                .unwrap_or("[]"),
+        ),
         disabled: r.get::<Option<i64>, _>("disabled").unwrap_or(0) != 0,
         created_ms: r.get("created_ms"),
     }
@@ -435,7 +456,11 @@ impl StateStore {
         session_id: Option<String>,
     ) -> Result<Principal, StateError> {
         // Tokens made before roles existed say `admin`.
-        let role = if role == "admin" { "administrator" } else { role };
+        let role = if role == "admin" {
+            "administrator"
+        } else {
+            role
+        };
         let permissions = match self.role(role).await {
             Ok(r) => r.permissions,
             // A role deleted under a token leaves it with nothing.
@@ -474,7 +499,11 @@ impl StateStore {
             .and_then(|r| r.get::<Option<String>, _>("password_hash"))
             .unwrap_or_else(|| dummy.to_string());
         let ok = PasswordHash::new(&stored)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false);
         let Some(row) = row.filter(|_| ok) else {
             return Ok(None);
@@ -503,7 +532,13 @@ impl StateStore {
         .await
         .map_err(StateError::db("log in"))?;
         let principal = self
-            .principal(&user.name, &user.role, user.device_groups.clone(), "session", Some(id.clone()))
+            .principal(
+                &user.name,
+                &user.role,
+                user.device_groups.clone(),
+                "session",
+                Some(id.clone()),
+            )
             .await?;
         Ok(Some(Login {
             session_id: id,
@@ -543,7 +578,10 @@ impl StateStore {
             let id: String = r.get("id");
             let last: i64 = r.get("last_ms");
             let expires: i64 = r.get("expires_ms");
-            if r.get::<i64, _>("disabled") != 0 || now_ms >= expires || now_ms - last >= SESSION_IDLE_MS {
+            if r.get::<i64, _>("disabled") != 0
+                || now_ms >= expires
+                || now_ms - last >= SESSION_IDLE_MS
+            {
                 sqlx::query("DELETE FROM sessions WHERE id = $1")
                     .bind(&id)
                     .execute(&self.pool)
@@ -561,9 +599,19 @@ impl StateStore {
                 .execute(&self.pool)
                 .await
                 .map_err(StateError::db("touch a session"))?;
-            let groups = groups_from(r.get::<Option<String>, _>("device_groups").as_deref().unwrap_or("[]"));
+            let groups = groups_from(
+                r.get::<Option<String>, _>("device_groups")
+                    .as_deref()
+                    .unwrap_or("[]"),
+            );
             let p = self
-                .principal(r.get("name"), r.get::<String, _>("role").as_str(), groups, "session", Some(id))
+                .principal(
+                    r.get("name"),
+                    r.get::<String, _>("role").as_str(),
+                    groups,
+                    "session",
+                    Some(id),
+                )
                 .await?;
             return Ok(Some((p, csrf_ok)));
         }
@@ -604,11 +652,12 @@ impl StateStore {
         limit: u32,
         offset: u64,
     ) -> Result<(Vec<AuditRecord>, u64), StateError> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_audit WHERE ($1 IS NULL OR actor = $1)")
-            .bind(actor)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(StateError::db("read the audit log"))?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM api_audit WHERE ($1 IS NULL OR actor = $1)")
+                .bind(actor)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StateError::db("read the audit log"))?;
         let rows = sqlx::query(
             "SELECT at_ms, actor, method, path, status, detail FROM api_audit \
              WHERE ($1 IS NULL OR actor = $1) ORDER BY at_ms DESC, rowid DESC LIMIT $2 OFFSET $3",

@@ -36,7 +36,8 @@ const INSERT: &str = "INSERT INTO api_tokens
     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)";
 const LIST: &str = "SELECT id, name, role, created_ms, revoked_ms, device_groups
     FROM api_tokens ORDER BY created_ms, id";
-const CANDIDATES: &str = "SELECT id, name, role, created_ms, revoked_ms, secret_sha256, device_groups
+const CANDIDATES: &str =
+    "SELECT id, name, role, created_ms, revoked_ms, secret_sha256, device_groups
     FROM api_tokens WHERE secret_lookup = $1";
 const REVOKE: &str = "UPDATE api_tokens SET revoked_ms = COALESCE(revoked_ms, $2) WHERE id = $1";
 

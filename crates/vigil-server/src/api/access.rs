@@ -265,8 +265,12 @@ fn principal_json(p: &Principal) -> Value {
 
 async fn login(State(ctx): State<Arc<Ctx>>, raw: axum::body::Bytes) -> Result<Response, ApiError> {
     let b = Body::parse(&raw, &["username", "password"])?;
-    let user = b.string("username")?.ok_or_else(|| bad("field username is missing"))?;
-    let password = b.string("password")?.ok_or_else(|| bad("field password is missing"))?;
+    let user = b
+        .string("username")?
+        .ok_or_else(|| bad("field username is missing"))?;
+    let password = b
+        .string("password")?
+        .ok_or_else(|| bad("field password is missing"))?;
     let Some(l) = ctx
         .state
         .login(&user, &password, now_ms())
@@ -339,7 +343,9 @@ async fn list_users(State(ctx): State<Arc<Ctx>>) -> ApiResult {
 
 fn conflict_or(e: vigil_state::StateError) -> ApiError {
     match e {
-        vigil_state::StateError::AlreadyExists { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
+        vigil_state::StateError::AlreadyExists { .. } => {
+            ApiError(StatusCode::CONFLICT, e.to_string())
+        }
         e => not_found_or_internal(e),
     }
 }
@@ -349,9 +355,12 @@ async fn create_user(State(ctx): State<Arc<Ctx>>, raw: axum::body::Bytes) -> Api
     let u = ctx
         .state
         .create_console_user(
-            &b.string("name")?.ok_or_else(|| bad("field name is missing"))?,
-            &b.string("password")?.ok_or_else(|| bad("field password is missing"))?,
-            &b.string("role")?.ok_or_else(|| bad("field role is missing"))?,
+            &b.string("name")?
+                .ok_or_else(|| bad("field name is missing"))?,
+            &b.string("password")?
+                .ok_or_else(|| bad("field password is missing"))?,
+            &b.string("role")?
+                .ok_or_else(|| bad("field role is missing"))?,
             &b.strings("device_groups")?,
             now_ms(),
         )
@@ -411,7 +420,8 @@ async fn create_role(State(ctx): State<Arc<Ctx>>, raw: axum::body::Bytes) -> Api
     let r = ctx
         .state
         .create_role(
-            &b.string("name")?.ok_or_else(|| bad("field name is missing"))?,
+            &b.string("name")?
+                .ok_or_else(|| bad("field name is missing"))?,
             &b.string("description")?.unwrap_or_default(),
             &b.strings("permissions")?,
             now_ms(),
@@ -442,17 +452,23 @@ fn token_json(t: &vigil_state::ApiToken) -> Value {
 
 async fn list_tokens(State(ctx): State<Arc<Ctx>>) -> ApiResult {
     let tokens = ctx.state.list_api_tokens().await.map_err(internal)?;
-    Ok(Json(json!(tokens.iter().map(token_json).collect::<Vec<_>>())))
+    Ok(Json(json!(tokens
+        .iter()
+        .map(token_json)
+        .collect::<Vec<_>>())))
 }
 
 async fn create_token(State(ctx): State<Arc<Ctx>>, raw: axum::body::Bytes) -> ApiResult {
     let b = Body::parse(&raw, &["name", "role", "device_groups"])?;
-    let role = b.string("role")?.ok_or_else(|| bad("field role is missing"))?;
+    let role = b
+        .string("role")?
+        .ok_or_else(|| bad("field role is missing"))?;
     ctx.state.role(&role).await.map_err(not_found_or_internal)?;
     let (t, secret) = ctx
         .state
         .create_scoped_api_token(
-            &b.string("name")?.ok_or_else(|| bad("field name is missing"))?,
+            &b.string("name")?
+                .ok_or_else(|| bad("field name is missing"))?,
             &role,
             &b.strings("device_groups")?,
             now_ms(),
@@ -472,14 +488,14 @@ async fn revoke_token(State(ctx): State<Arc<Ctx>>, Path(id): Path<String>) -> Ap
     Ok(Json(json!({ "TokenId": id, "revoked": true })))
 }
 
-async fn audit(
-    State(ctx): State<Arc<Ctx>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult {
+async fn audit(State(ctx): State<Arc<Ctx>>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     let num = |name: &str, default: u64| -> Result<u64, ApiError> {
         q.get(name).map_or(Ok(default), |v| {
-            v.parse()
-                .map_err(|_| bad(format!("parameter {name} must be a whole number, not {v:?}")))
+            v.parse().map_err(|_| {
+                bad(format!(
+                    "parameter {name} must be a whole number, not {v:?}"
+                ))
+            })
         })
     };
     let limit = num("limit", 100)?.clamp(1, 1000) as u32;
@@ -511,13 +527,31 @@ mod tests {
         assert_eq!(required(&p, "/api/v1/auth/login"), Need::Nothing);
         assert_eq!(required(&g, "/api/v1/auth/me"), Need::Anyone);
         assert_eq!(required(&g, "/api/v1/alerts"), Need::Permission("read"));
-        assert_eq!(required(&Method::PATCH, "/api/v1/alerts/{id}"), Need::Permission("triage"));
+        assert_eq!(
+            required(&Method::PATCH, "/api/v1/alerts/{id}"),
+            Need::Permission("triage")
+        );
         assert_eq!(required(&p, "/api/v1/hunt"), Need::Permission("hunt"));
-        assert_eq!(required(&p, "/api/v1/indicators"), Need::Permission("intel"));
-        assert_eq!(required(&p, "/api/v1/devices/{id}/actions"), Need::Permission("respond"));
-        assert_eq!(required(&p, "/api/v1/devices/{id}/live"), Need::Permission("live"));
-        assert_eq!(required(&p, "/api/v1/devices/{id}/revoke"), Need::Permission("settings"));
+        assert_eq!(
+            required(&p, "/api/v1/indicators"),
+            Need::Permission("intel")
+        );
+        assert_eq!(
+            required(&p, "/api/v1/devices/{id}/actions"),
+            Need::Permission("respond")
+        );
+        assert_eq!(
+            required(&p, "/api/v1/devices/{id}/live"),
+            Need::Permission("live")
+        );
+        assert_eq!(
+            required(&p, "/api/v1/devices/{id}/revoke"),
+            Need::Permission("settings")
+        );
         assert_eq!(required(&g, "/api/v1/users"), Need::Permission("settings"));
-        assert_eq!(required(&g, "/api/v1/action-files/{id}"), Need::Permission("respond"));
+        assert_eq!(
+            required(&g, "/api/v1/action-files/{id}"),
+            Need::Permission("respond")
+        );
     }
 }

@@ -56,8 +56,16 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/custom-detections", "detections"),
     ("GET", "/api/v1/custom-detections/cd_x", "read"),
     ("DELETE", "/api/v1/custom-detections/cd_x", "detections"),
-    ("POST", "/api/v1/custom-detections/cd_x/enable", "detections"),
-    ("POST", "/api/v1/custom-detections/cd_x/disable", "detections"),
+    (
+        "POST",
+        "/api/v1/custom-detections/cd_x/enable",
+        "detections",
+    ),
+    (
+        "POST",
+        "/api/v1/custom-detections/cd_x/disable",
+        "detections",
+    ),
     ("POST", "/api/v1/custom-detections/cd_x/run", "detections"),
     ("GET", "/api/v1/files/aaaa", "read"),
     ("GET", "/api/v1/ips/1.2.3.4", "read"),
@@ -97,11 +105,28 @@ const ROUTES: &[(&str, &str, &str)] = &[
 const ROLES: &[(&str, &[&str])] = &[
     (
         "administrator",
-        &["read", "triage", "hunt", "detections", "intel", "respond", "live", "settings"],
+        &[
+            "read",
+            "triage",
+            "hunt",
+            "detections",
+            "intel",
+            "respond",
+            "live",
+            "settings",
+        ],
     ),
     (
         "security-operator",
-        &["read", "triage", "hunt", "detections", "intel", "respond", "live"],
+        &[
+            "read",
+            "triage",
+            "hunt",
+            "detections",
+            "intel",
+            "respond",
+            "live",
+        ],
     ),
     ("security-reader", &["read", "hunt"]),
     // A custom role: triage only.
@@ -116,7 +141,13 @@ fn agent() -> ureq::Agent {
 }
 
 /// A request with a bearer token, or a session cookie and (optionally) a CSRF token.
-fn call(base: &str, method: &str, path: &str, auth: &Auth, body: Option<Value>) -> (u16, Value, String) {
+fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    auth: &Auth,
+    body: Option<Value>,
+) -> (u16, Value, String) {
     let url = format!("{base}{path}");
     let a = agent();
     let with = |r: ureq::RequestBuilder<ureq::typestate::WithoutBody>| match auth {
@@ -164,7 +195,10 @@ fn call(base: &str, method: &str, path: &str, auth: &Auth, body: Option<Value>) 
 #[derive(Clone)]
 enum Auth {
     Token(String),
-    Session { cookie: String, csrf: Option<String> },
+    Session {
+        cookie: String,
+        csrf: Option<String>,
+    },
     Nobody,
 }
 
@@ -184,14 +218,20 @@ fn login(base: &str, user: &str, password: &str) -> (u16, Option<(String, String
         return (status, None);
     }
     let cookie = cookie.unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let secret = cookie
         .split(';')
         .next()
         .unwrap()
         .trim_start_matches("vigil_session=")
         .to_string();
-    (status, Some((secret, v["csrf_token"].as_str().unwrap().to_string())))
+    (
+        status,
+        Some((secret, v["csrf_token"].as_str().unwrap().to_string())),
+    )
 }
 
 fn start(config: &str) -> (tempfile::TempDir, ServerProcess, Api) {
@@ -212,7 +252,10 @@ fn every_route_is_allowed_or_denied_for_every_role() {
     assert_eq!(st, 200, "{v}");
     let mut principals: Vec<(String, BTreeSet<&str>, Auth)> = Vec::new();
     for (role, perms) in ROLES {
-        let (st, t) = api.post("/api/v1/api-tokens", json!({ "name": format!("tok-{role}"), "role": role }));
+        let (st, t) = api.post(
+            "/api/v1/api-tokens",
+            json!({ "name": format!("tok-{role}"), "role": role }),
+        );
         assert_eq!(st, 200, "{t}");
         let token = t["Secret"].as_str().unwrap().to_string();
         let user = format!("user-{role}");
@@ -326,15 +369,24 @@ fn sessions_cannot_be_forged_or_reused_and_changes_are_audited() {
     let (cookie, csrf) = s.unwrap();
     let (st, _) = api.patch("/api/v1/users/ana", json!({ "disabled": true }));
     assert_eq!(st, 200);
-    let s = Auth::Session { cookie, csrf: Some(csrf) };
+    let s = Auth::Session {
+        cookie,
+        csrf: Some(csrf),
+    };
     assert_eq!(call(&base, "GET", "/api/v1/auth/me", &s, None).0, 401);
     assert_eq!(login(&base, "ana", "long enough password").0, 401);
     // A revoked token is nobody.
-    let (_, t) = api.post("/api/v1/api-tokens", json!({ "name": "temp", "role": "security-reader" }));
+    let (_, t) = api.post(
+        "/api/v1/api-tokens",
+        json!({ "name": "temp", "role": "security-reader" }),
+    );
     let tok = Auth::Token(t["Secret"].as_str().unwrap().to_string());
     assert_eq!(call(&base, "GET", "/api/v1/auth/me", &tok, None).0, 200);
     let (st, _) = api.post(
-        &format!("/api/v1/api-tokens/{}/revoke", t["TokenId"].as_str().unwrap()),
+        &format!(
+            "/api/v1/api-tokens/{}/revoke",
+            t["TokenId"].as_str().unwrap()
+        ),
         json!({}),
     );
     assert_eq!(st, 200);
@@ -344,15 +396,21 @@ fn sessions_cannot_be_forged_or_reused_and_changes_are_audited() {
     let (_, log) = api.get("/api/v1/audit?actor=ana");
     let entries = log["items"].as_array().unwrap();
     assert!(
-        entries
-            .iter()
-            .any(|e| e["Path"] == "/api/v1/indicators" && e["Method"] == "POST" && e["Status"] == 200),
+        entries.iter().any(|e| e["Path"] == "/api/v1/indicators"
+            && e["Method"] == "POST"
+            && e["Status"] == 200),
         "{log}"
     );
-    assert!(entries.iter().any(|e| e["Status"] == 403), "refused changes are logged too: {log}");
+    assert!(
+        entries.iter().any(|e| e["Status"] == 403),
+        "refused changes are logged too: {log}"
+    );
 
     // Rate limit: past the burst, 429.
-    let (_, t) = api.post("/api/v1/api-tokens", json!({ "name": "busy", "role": "security-reader" }));
+    let (_, t) = api.post(
+        "/api/v1/api-tokens",
+        json!({ "name": "busy", "role": "security-reader" }),
+    );
     let busy = Auth::Token(t["Secret"].as_str().unwrap().to_string());
     let statuses: Vec<u16> = (0..60)
         .map(|_| call(&base, "GET", "/api/v1/alerts", &busy, None).0)
