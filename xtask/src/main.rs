@@ -1,8 +1,12 @@
 //! Project automation: `cargo xtask <task>`.
 //!
 //! - `setup`: install the Debian packages that building and testing need (idempotent).
-//! - `ci`: setup, then the whole test suite; `.ci/run` and the README's test command run it.
-//! - `up`: setup, build with the `fast-release` profile and start Vigil on this host.
+//! - `console`: build the web console (`npm ci` and `npm run build` in `console/`), which
+//!   vigil-server embeds; `ci` and `up` run it before building Rust.
+//! - `ci`: setup, console, then the whole test suite and the console's browser tests
+//!   (`npm test` in `console/` against the vigil-server binary); `.ci/run` and the README's
+//!   test command run it.
+//! - `up`: setup, console, build with the `fast-release` profile and start Vigil on this host.
 //! - `codegen`: rewrite generated files checked into the tree (`proto/vigil/events.proto`).
 
 use std::path::{Path, PathBuf};
@@ -28,6 +32,8 @@ const PACKAGES: &[&str] = &[
     "cron",
     "openssh-server",
     "openssh-client",
+    // The console's browser tests drive Debian's Chromium (headless) with playwright-core.
+    "chromium",
 ];
 
 fn main() -> Result<()> {
@@ -42,14 +48,17 @@ fn main() -> Result<()> {
         "setup" => setup(),
         "ci" => {
             setup()?;
+            console(&root)?;
             ci(&root)
         }
         "up" => {
             setup()?;
+            console(&root)?;
             up(&root, &rest)
         }
+        "console" => console(&root),
         "codegen" => codegen(&root),
-        _ => bail!("unknown task {task:?}: expected one of setup, ci, up, codegen"),
+        _ => bail!("unknown task {task:?}: expected one of setup, console, ci, up, codegen"),
     }
 }
 
@@ -67,8 +76,12 @@ fn missing_packages() -> Vec<&'static str> {
         .collect()
 }
 
-/// Python packages the tests run as real peers: medallion is OASIS's TAXII 2.1 server.
-const PYTHON_PACKAGES: &[(&str, &str)] = &[("medallion", "medallion==3.0.0")];
+/// Python packages the tests run as real peers: medallion is OASIS's TAXII 2.1 server;
+/// schemathesis (`st`) generates API requests from the server's OpenAPI document.
+const PYTHON_PACKAGES: &[(&str, &str)] = &[
+    ("medallion", "medallion==3.0.0"),
+    ("st", "schemathesis==4.32.5"),
+];
 
 fn setup() -> Result<()> {
     let missing = missing_packages();
@@ -81,6 +94,30 @@ fn setup() -> Result<()> {
         let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
         args.extend(missing.iter().copied());
         run(root, "apt-get", &args)?;
+    }
+    // Node.js and npm build the console. The machine image may bring its own (newer) Node.js;
+    // Debian's are installed only when there is none (the console needs Node.js 20.19 or later).
+    let has = |cmd: &str| {
+        Command::new(cmd)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has("node") || !has("npm") {
+        println!("setup: installing nodejs npm");
+        run(root, "apt-get", &["update", "-qq"])?;
+        run(
+            root,
+            "apt-get",
+            &[
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "nodejs",
+                "npm",
+            ],
+        )?;
     }
     for (command, spec) in PYTHON_PACKAGES {
         let present = Command::new(command)
@@ -115,6 +152,52 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Build the console into `console/dist` (embedded by vigil-server).
+fn console(root: &Path) -> Result<()> {
+    let dir = root.join("console");
+    run(&dir, "npm", &["ci", "--no-audit", "--no-fund"])?;
+    run(&dir, "npm", &["run", "build"])
+}
+
+/// The console's browser tests: the real server binary, seeded by the `console_seed` example,
+/// driven in Chromium; screenshots go to `target/console-screens/`.
+fn console_tests(root: &Path) -> Result<()> {
+    run(
+        root,
+        "cargo",
+        &[
+            "build",
+            "-p",
+            "vigil-server",
+            "--bin",
+            "vigil-server",
+            "--example",
+            "console_seed",
+        ],
+    )?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        root.join(target)
+    };
+    println!("$ npm test (console/)");
+    let status = Command::new("npm")
+        .arg("test")
+        .current_dir(root.join("console"))
+        .env("VIGIL_SERVER_BIN", target.join("debug/vigil-server"))
+        .env("VIGIL_SEED_BIN", target.join("debug/examples/console_seed"))
+        .env("VIGIL_SCREENS", root.join("target/console-screens"))
+        .status()
+        .context("cannot start npm")?;
+    if !status.success() {
+        bail!("the console's browser tests failed with {status}");
+    }
+    Ok(())
+}
+
 fn ci(root: &Path) -> Result<()> {
     run(root, "cargo", &["fmt", "--all", "--", "--check"])?;
     run(
@@ -130,7 +213,7 @@ fn ci(root: &Path) -> Result<()> {
         ],
     )?;
     run(root, "cargo", &["test", "--workspace", "--no-fail-fast"])?;
-    Ok(())
+    console_tests(root)
 }
 
 fn up(root: &Path, args: &[&str]) -> Result<()> {

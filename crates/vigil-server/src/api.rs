@@ -35,6 +35,7 @@ mod custom;
 mod entities;
 mod hunt;
 mod intel;
+mod openapi;
 mod rules;
 
 /// An API error: a status and a message naming the problem.
@@ -116,8 +117,12 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
+        .route(
+            "/api/openapi.json",
+            get(|| async { Json(openapi::document().clone()) }),
+        )
         .merge(api)
-        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
+        .fallback(crate::console::fallback)
         .with_state(ctx)
 }
 
@@ -160,6 +165,11 @@ async fn create_token(
     let req: CreateToken = body(&raw)?;
     if req.max_uses == Some(0) {
         return Err(bad("max_uses must be at least 1"));
+    }
+    if req.ttl_seconds == Some(0) {
+        return Err(bad(
+            "ttl_seconds must be at least 1 (leave it out for no expiry)",
+        ));
     }
     let ttl = req.ttl_seconds.map(Duration::from_secs);
     let (token, secret) = ctx

@@ -12,6 +12,7 @@ pub mod alert_tables;
 pub mod api;
 pub mod bootstrap;
 pub mod config;
+pub mod console;
 pub mod custom;
 pub mod detect;
 pub mod grpc;

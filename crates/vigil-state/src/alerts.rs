@@ -6,6 +6,11 @@
 //! hit); otherwise a new alert starts, and joins an incident (`incidents.rs`). Suppressions
 //! (`suppressions.rs`) apply first, in the same transaction. Lifecycle fields (status,
 //! classification, determination, assignee, comments; `lifecycle.rs`) are set by analysts.
+//!
+//! Listing: [`StateStore::list_alerts_filtered`] answers every alert that passes an
+//! [`AlertFilter`]; [`StateStore::alerts_page`] one sorted page of them and their count, for
+//! the console's queue (the default order reads the `alerts_last` index). Filters are bound
+//! parameters, sort keys come from a fixed list: no caller text reaches the SQL.
 
 use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
@@ -93,12 +98,180 @@ pub const SEVERITIES: &[&str] = &["Informational", "Low", "Medium", "High"];
 pub struct AlertFilter {
     /// Activity at or after this time, unix milliseconds.
     pub since_ms: i64,
-    /// `New`, `InProgress`, `Resolved` (any spelling the lifecycle accepts).
+    /// `New`, `InProgress`, `Resolved` (any spelling the lifecycle accepts); several may be
+    /// given separated by commas.
     pub status: Option<String>,
-    /// `Informational`, `Low`, `Medium`, `High` (any case).
+    /// `Informational`, `Low`, `Medium`, `High` (any case); several may be given separated by
+    /// commas.
     pub severity: Option<String>,
     pub device_id: Option<String>,
     pub incident_id: Option<String>,
+    /// Activity starting at or before this time, unix milliseconds.
+    pub until_ms: Option<i64>,
+    /// What raised it, e.g. `Sigma`, `CustomTI` (exact).
+    pub detection_source: Option<String>,
+    /// An ATT&CK technique id; a technique also finds its sub-techniques (`T1059` finds
+    /// `T1059.004`).
+    pub technique: Option<String>,
+    /// Assigned to this user (exact).
+    pub assignee: Option<String>,
+    /// Text the title contains (any case), or an exact alert id.
+    pub text: Option<String>,
+}
+
+/// How a page of alerts is ordered and cut; see [`StateStore::alerts_page`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertOrder {
+    /// One of [`ALERT_SORT_KEYS`]; ties fall back to the most recent activity, then the id.
+    pub sort: String,
+    pub descending: bool,
+    /// At most this many alerts (1 to 1,000).
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// The fields a page of alerts can be sorted by (the API's names).
+pub const ALERT_SORT_KEYS: &[&str] = &[
+    "LastActivity",
+    "FirstActivity",
+    "Created",
+    "LastUpdated",
+    "Severity",
+    "Title",
+    "Status",
+    "DeviceId",
+    "DetectionSource",
+    "Category",
+    "Hits",
+];
+
+/// The SQL expression a sort key orders by.
+fn sort_expr(key: &str) -> Result<&'static str, StateError> {
+    let k = ALERT_SORT_KEYS
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(key))
+        .ok_or_else(|| {
+            StateError::invalid(
+                "sort",
+                key,
+                format!("must be one of {}", ALERT_SORT_KEYS.join(", ")),
+            )
+        })?;
+    Ok(match *k {
+        "FirstActivity" => "first_ms",
+        "Created" => "created_ms",
+        "LastUpdated" => "updated_ms",
+        "Severity" => {
+            "CASE severity WHEN 'High' THEN 3 WHEN 'Medium' THEN 2 WHEN 'Low' THEN 1 ELSE 0 END"
+        }
+        "Title" => "title",
+        "Status" => "CASE status WHEN 'New' THEN 0 WHEN 'InProgress' THEN 1 ELSE 2 END",
+        "DeviceId" => "device_id",
+        "DetectionSource" => "detection_source",
+        "Category" => "category",
+        "Hits" => "hits",
+        _ => "last_ms",
+    })
+}
+
+/// A value bound into a built statement.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// `LIKE` pattern text with its wildcards escaped (`ESCAPE '\'`).
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The `WHERE` clause of a filter and its values, checked (bad status or severity refused
+/// naming the allowed values).
+fn filter_sql(f: &AlertFilter) -> Result<(String, Vec<Bind>), StateError> {
+    let mut sql = String::from("last_ms >= $1");
+    let mut binds = vec![Bind::Int(f.since_ms)];
+    let mut push = |sql: &mut String, clause: &str, b: Bind| {
+        binds.push(b);
+        sql.push_str(&clause.replace("$?", &format!("${}", binds.len())));
+    };
+    for (what, value, allowed, column) in [
+        ("status", &f.status, lifecycle::STATUSES, "status"),
+        ("severity", &f.severity, SEVERITIES, "severity"),
+    ] {
+        let Some(value) = value else { continue };
+        let mut any = Vec::new();
+        for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            any.push(lifecycle::canonical(what, part, allowed)?);
+        }
+        if any.is_empty() {
+            return Err(StateError::invalid(
+                what,
+                value,
+                format!("must be one of {}", allowed.join(", ")),
+            ));
+        }
+        sql.push_str(&format!(" AND {column} IN ("));
+        for (i, v) in any.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            push(&mut sql, "$?", Bind::Text((*v).to_string()));
+        }
+        sql.push(')');
+    }
+    if let Some(d) = &f.device_id {
+        push(&mut sql, " AND device_id = $?", Bind::Text(d.clone()));
+    }
+    if let Some(i) = &f.incident_id {
+        push(&mut sql, " AND incident_id = $?", Bind::Text(i.clone()));
+    }
+    if let Some(u) = f.until_ms {
+        push(&mut sql, " AND first_ms <= $?", Bind::Int(u));
+    }
+    if let Some(s) = &f.detection_source {
+        push(
+            &mut sql,
+            " AND detection_source = $?",
+            Bind::Text(s.clone()),
+        );
+    }
+    if let Some(t) = &f.technique {
+        // Stored as a JSON array of strings: match the start of one element.
+        let pattern = format!("%\"{}%", like_escape(t.trim()));
+        push(
+            &mut sql,
+            " AND techniques LIKE $? ESCAPE '\\'",
+            Bind::Text(pattern),
+        );
+    }
+    if let Some(a) = &f.assignee {
+        push(&mut sql, " AND assignee = $?", Bind::Text(a.clone()));
+    }
+    if let Some(t) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        binds.push(Bind::Text(format!("%{}%", like_escape(t))));
+        binds.push(Bind::Text(t.to_string()));
+        let n = binds.len();
+        sql.push_str(&format!(
+            " AND (title LIKE ${} ESCAPE '\\' OR id = ${n})",
+            n - 1
+        ));
+    }
+    Ok((sql, binds))
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Text(t) => q.bind(t.as_str()),
+            Bind::Int(i) => q.bind(*i),
+        };
+    }
+    q
 }
 
 const COLUMNS: &str = "id, rule_id, title, severity, category, techniques, detection_source, \
@@ -166,30 +339,58 @@ impl StateStore {
     /// Alerts that pass `f`, most recent activity first. A bad status or severity is refused
     /// naming the allowed values.
     pub async fn list_alerts_filtered(&self, f: &AlertFilter) -> Result<Vec<Alert>, StateError> {
-        let status = f
-            .status
-            .as_deref()
-            .map(|s| lifecycle::canonical("status", s, lifecycle::STATUSES))
-            .transpose()?;
-        let severity = f
-            .severity
-            .as_deref()
-            .map(|s| lifecycle::canonical("severity", s, SEVERITIES))
-            .transpose()?;
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM alerts WHERE last_ms >= $1 AND ($2 IS NULL OR status = $2) \
-             AND ($3 IS NULL OR severity = $3) AND ($4 IS NULL OR device_id = $4) \
-             AND ($5 IS NULL OR incident_id = $5) ORDER BY last_ms DESC, id"
-        ))
-        .bind(f.since_ms)
-        .bind(status)
-        .bind(severity)
-        .bind(&f.device_id)
-        .bind(&f.incident_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StateError::db("list alerts"))?;
+        let (cond, binds) = filter_sql(f)?;
+        let sql = format!("SELECT {COLUMNS} FROM alerts WHERE {cond} ORDER BY last_ms DESC, id");
+        let rows = bind_all(sqlx::query(&sql), &binds)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StateError::db("list alerts"))?;
         rows.iter().map(from_row).collect()
+    }
+
+    /// One page of the alerts that pass `f`, in `order`, and how many pass in all. The
+    /// default order (most recent activity first) reads the `last_ms` index, so the first
+    /// page does not sort the whole table.
+    pub async fn alerts_page(
+        &self,
+        f: &AlertFilter,
+        order: &AlertOrder,
+    ) -> Result<(Vec<Alert>, u64), StateError> {
+        if !(1..=1000).contains(&order.limit) {
+            return Err(StateError::invalid(
+                "limit",
+                &order.limit.to_string(),
+                "must be 1 to 1000",
+            ));
+        }
+        let key = sort_expr(&order.sort)?;
+        let dir = if order.descending { "DESC" } else { "ASC" };
+        let (cond, binds) = filter_sql(f)?;
+        let total: i64 = bind_all(
+            sqlx::query(&format!("SELECT COUNT(*) AS n FROM alerts WHERE {cond}")),
+            &binds,
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StateError::db("count alerts"))?
+        .get("n");
+        let tie = if key == "last_ms" {
+            format!("id {dir}")
+        } else {
+            "last_ms DESC, id".to_string()
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM alerts WHERE {cond} ORDER BY {key} {dir}, {tie} \
+             LIMIT {} OFFSET {}",
+            order.limit,
+            order.offset.min(i64::MAX as u64)
+        );
+        let rows = bind_all(sqlx::query(&sql), &binds)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StateError::db("list alerts"))?;
+        let alerts = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok((alerts, total.max(0) as u64))
     }
 
     /// The most recent alerts (at most `limit`) whose evidence mentions `needle` (a hash, an
@@ -415,4 +616,136 @@ fn from_row(row: &SqliteRow) -> Result<Alert, StateError> {
         })
     };
     get().map_err(StateError::db("read an alert"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(n: i64, severity: &str, device: &str, technique: &str) -> NewHit {
+        NewHit {
+            group_key: format!("g{n}"),
+            rule_id: format!("r{n}"),
+            title: format!("Alert number {n}"),
+            severity: severity.into(),
+            category: "Execution".into(),
+            techniques: vec![technique.into()],
+            detection_source: if n % 2 == 0 { "Sigma" } else { "CustomTI" }.into(),
+            device_id: device.into(),
+            at_ms: 1_000 + n,
+            count: 1,
+            last_ms: 1_000 + n,
+            evidence_json: "[]".into(),
+        }
+    }
+
+    async fn seeded() -> StateStore {
+        let s = StateStore::open_memory().await.unwrap();
+        let hits: Vec<NewHit> = (0..30)
+            .map(|n| {
+                let sev = SEVERITIES[(n % 4) as usize];
+                let dev = if n < 10 { "d1" } else { "d2" };
+                let tech = if n % 3 == 0 { "T1059.004" } else { "T1105" };
+                hit(n, sev, dev, tech)
+            })
+            .collect();
+        s.record_hits(&hits, 60_000, 5_000).await.unwrap();
+        s
+    }
+
+    fn order(sort: &str, descending: bool, limit: u32, offset: u64) -> AlertOrder {
+        AlertOrder {
+            sort: sort.into(),
+            descending,
+            limit,
+            offset,
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_cover_the_filtered_alerts_once_in_order() {
+        let s = seeded().await;
+        let f = AlertFilter::default();
+        let mut seen = Vec::new();
+        for page in 0..4 {
+            let (items, total) = s
+                .alerts_page(&f, &order("LastActivity", true, 8, page * 8))
+                .await
+                .unwrap();
+            assert_eq!(total, 30);
+            seen.extend(items.into_iter().map(|a| a.last_activity_ms));
+        }
+        let expected: Vec<i64> = (0..30).rev().map(|n| 1_000 + n).collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[tokio::test]
+    async fn filters_narrow_and_count_the_same_set() {
+        let s = seeded().await;
+        let f = AlertFilter {
+            severity: Some("high, medium".into()),
+            device_id: Some("d2".into()),
+            ..Default::default()
+        };
+        let (items, total) = s
+            .alerts_page(&f, &order("Severity", true, 100, 0))
+            .await
+            .unwrap();
+        assert_eq!(total as usize, items.len());
+        assert!(items
+            .iter()
+            .all(|a| a.device_id == "d2" && (a.severity == "High" || a.severity == "Medium")));
+        // Highest severity first.
+        let first_medium = items.iter().position(|a| a.severity == "Medium").unwrap();
+        assert!(items[..first_medium].iter().all(|a| a.severity == "High"));
+        assert!(items[first_medium..].iter().all(|a| a.severity == "Medium"));
+
+        let by_technique = AlertFilter {
+            technique: Some("T1059".into()),
+            detection_source: Some("Sigma".into()),
+            ..Default::default()
+        };
+        let (items, total) = s
+            .alerts_page(&by_technique, &order("Title", false, 100, 0))
+            .await
+            .unwrap();
+        // n % 3 == 0 and n even: 0, 6, 12, 18, 24.
+        assert_eq!(total, 5);
+        assert!(items.windows(2).all(|w| w[0].title <= w[1].title));
+        let text = AlertFilter {
+            text: Some("number 2".into()),
+            ..Default::default()
+        };
+        let (_, total) = s
+            .alerts_page(&text, &order("Title", false, 100, 0))
+            .await
+            .unwrap();
+        // "Alert number 2" and "Alert number 20" to "29".
+        assert_eq!(total, 11);
+    }
+
+    #[tokio::test]
+    async fn bad_sort_limit_or_severity_is_refused_naming_it() {
+        let s = seeded().await;
+        let f = AlertFilter::default();
+        let e = s
+            .alerts_page(&f, &order("Colour", true, 10, 0))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("sort") && e.to_string().contains("LastActivity"));
+        let e = s
+            .alerts_page(&f, &order("Title", true, 0, 0))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("limit"), "{e}");
+        let bad = AlertFilter {
+            severity: Some("High,Severe".into()),
+            ..Default::default()
+        };
+        let e = s
+            .alerts_page(&bad, &order("Title", true, 10, 0))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("Severe"), "{e}");
+    }
 }

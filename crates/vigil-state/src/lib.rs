@@ -60,7 +60,7 @@ pub use actions::{
     new_file_id, ActionEvent, ActionFilter, LiveSession, NewAction, ResponseAction, StoredFile,
     ACTION_STATUSES, DEFAULT_ACTION_TTL_MS, FINAL_STATUSES,
 };
-pub use alerts::{Alert, AlertFilter, NewHit, Recorded, SEVERITIES};
+pub use alerts::{Alert, AlertFilter, AlertOrder, NewHit, Recorded, ALERT_SORT_KEYS, SEVERITIES};
 pub use api_tokens::{ApiToken, API_TOKEN_PREFIX};
 pub use custom_detections::{
     schedule_period_ms, CustomDetection, NewCustomDetection, AUTO_ACTIONS, SCHEDULES,

@@ -30,7 +30,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use vigil_state::{AuditRecord, Principal};
 
-use super::body::Body;
+use super::body::{page_param, Body};
 use super::{bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::{now_ms, Ctx};
 
@@ -489,15 +489,7 @@ async fn revoke_token(State(ctx): State<Arc<Ctx>>, Path(id): Path<String>) -> Ap
 }
 
 async fn audit(State(ctx): State<Arc<Ctx>>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
-    let num = |name: &str, default: u64| -> Result<u64, ApiError> {
-        q.get(name).map_or(Ok(default), |v| {
-            v.parse().map_err(|_| {
-                bad(format!(
-                    "parameter {name} must be a whole number, not {v:?}"
-                ))
-            })
-        })
-    };
+    let num = |name: &str, default: u64| page_param(&q, name, default);
     let limit = num("limit", 100)?.clamp(1, 1000) as u32;
     let offset = num("offset", 0)?;
     let (items, total) = ctx

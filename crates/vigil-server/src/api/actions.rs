@@ -31,7 +31,7 @@ use vigil_state::{
     DEFAULT_ACTION_TTL_MS,
 };
 
-use super::body::Body;
+use super::body::{page_param, Body};
 use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::respond::kinds;
 use crate::{now_ms, Ctx};
@@ -193,15 +193,7 @@ async fn list_actions(
             KNOWN.join(", ")
         )));
     }
-    let num = |name: &str, default: u64| -> Result<u64, ApiError> {
-        q.get(name).map_or(Ok(default), |v| {
-            v.parse().map_err(|_| {
-                bad(format!(
-                    "parameter {name} must be a whole number, not {v:?}"
-                ))
-            })
-        })
-    };
+    let num = |name: &str, default: u64| page_param(&q, name, default);
     let limit = num("limit", 100)?;
     if limit == 0 || limit > 1000 {
         return Err(bad("parameter limit must be 1 to 1000"));

@@ -1,5 +1,17 @@
 //! Alerts and incidents: listing with filters, detail (with comments and the change history),
-//! triage updates (`PATCH`) and comments.
+//! triage updates (`PATCH`, and `POST /api/v1/alerts/bulk` for many alerts) and comments.
+//!
+//! `GET /api/v1/alerts` filters with `since_ms`, `until_ms`, `status` and `severity` (each a
+//! comma-separated list), `device`, `incident`, `source` (detection source), `technique`
+//! (also its sub-techniques), `assignee`, `q` (title text or alert id). Without `limit` or
+//! `offset` it answers every matching alert as an array, most recent first (the CLI's shape);
+//! with either it answers one page `{"items", "total", "limit", "offset"}` sorted by `sort`
+//! (`LastActivity` by default, see `vigil_state::ALERT_SORT_KEYS`) in `order` (`desc` by
+//! default, or `asc`); `limit` is 1 to 1,000.
+//!
+//! `POST /api/v1/alerts/bulk {"ids": [...], "status", "classification", "determination",
+//! "assignee", "comment"}` applies one update to up to 1,000 alerts; every id must exist and
+//! the values are checked on the first alert, so that a refused request changes nothing.
 //!
 //! `PATCH /api/v1/alerts/{id}` and `PATCH /api/v1/incidents/{id}` take
 //! `{"status", "classification", "determination", "assignee", "comment"}` (at least one; `null`
@@ -24,6 +36,7 @@ use crate::{now_ms, Ctx};
 pub(super) fn routes() -> Router<Arc<Ctx>> {
     Router::new()
         .route("/api/v1/alerts", get(list_alerts))
+        .route("/api/v1/alerts/bulk", post(bulk_update))
         .route("/api/v1/alerts/{id}", get(show_alert).patch(update_alert))
         .route("/api/v1/alerts/{id}/comments", post(comment_alert))
         .route("/api/v1/incidents", get(list_incidents))
@@ -138,13 +151,28 @@ fn comment_text(raw: &[u8]) -> Result<String, super::ApiError> {
 struct AlertsQuery {
     /// Alerts with activity at or after this time, unix milliseconds.
     since_ms: Option<i64>,
+    /// Alerts whose activity started at or before this time, unix milliseconds.
+    until_ms: Option<i64>,
     status: Option<String>,
     severity: Option<String>,
     /// A DeviceId.
     device: Option<String>,
     /// An IncidentId.
     incident: Option<String>,
+    /// A detection source.
+    source: Option<String>,
+    technique: Option<String>,
+    assignee: Option<String>,
+    /// Title text or an alert id.
+    q: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u64>,
+    sort: Option<String>,
+    order: Option<String>,
 }
+
+/// Alerts shown per page when only `offset` is given.
+const DEFAULT_PAGE: u32 = 50;
 
 async fn list_alerts(
     State(ctx): State<Arc<Ctx>>,
@@ -153,21 +181,119 @@ async fn list_alerts(
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
     let Query(q) = q.map_err(|e| bad(format!("invalid query: {e}")))?;
-    let alerts = ctx
+    let filter = vigil_state::AlertFilter {
+        since_ms: q.since_ms.unwrap_or(0),
+        status: q.status,
+        severity: q.severity,
+        device_id: q.device,
+        incident_id: q.incident,
+        until_ms: q.until_ms,
+        detection_source: q.source,
+        technique: q.technique,
+        assignee: q.assignee,
+        text: q.q,
+    };
+    let paged = q.limit.is_some() || q.offset.is_some();
+    if !paged {
+        if q.sort.is_some() || q.order.is_some() {
+            return Err(bad(
+                "sort and order need paging: give limit (1 to 1000) and offset",
+            ));
+        }
+        let alerts = ctx
+            .state
+            .list_alerts_filtered(&filter)
+            .await
+            .map_err(not_found_or_internal)?;
+        return Ok(Json(json!(alerts
+            .iter()
+            .map(alert_json)
+            .collect::<Vec<_>>())));
+    }
+    let descending = match q.order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(_) => {
+            return Err(bad(format!(
+                "parameter order must be asc or desc, not {:?}",
+                q.order.unwrap_or_default()
+            )))
+        }
+    };
+    let order = vigil_state::AlertOrder {
+        sort: q.sort.unwrap_or_else(|| "LastActivity".into()),
+        descending,
+        limit: q.limit.unwrap_or(DEFAULT_PAGE),
+        offset: q.offset.unwrap_or(0),
+    };
+    let (alerts, total) = ctx
         .state
-        .list_alerts_filtered(&vigil_state::AlertFilter {
-            since_ms: q.since_ms.unwrap_or(0),
-            status: q.status,
-            severity: q.severity,
-            device_id: q.device,
-            incident_id: q.incident,
-        })
+        .alerts_page(&filter, &order)
         .await
         .map_err(not_found_or_internal)?;
-    Ok(Json(json!(alerts
-        .iter()
-        .map(alert_json)
-        .collect::<Vec<_>>())))
+    Ok(Json(json!({
+        "items": alerts.iter().map(alert_json).collect::<Vec<_>>(),
+        "total": total,
+        "limit": order.limit,
+        "offset": order.offset,
+    })))
+}
+
+/// Alerts one bulk request may change at most.
+const MAX_BULK: usize = 1000;
+
+/// `POST /api/v1/alerts/bulk`: one lifecycle update for many alerts. Unknown ids refuse the
+/// whole request before anything changes; a refused value fails on the first alert, before
+/// any other is touched.
+async fn bulk_update(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    let actor = authenticate(&ctx, &headers).await?;
+    let mut fields: serde_json::Map<String, Value> = serde_json::from_slice(&raw).map_err(|e| {
+        bad(format!(
+            "invalid request body: {e} (a JSON object is expected)"
+        ))
+    })?;
+    let ids = match fields.remove("ids") {
+        Some(Value::Array(ids)) => ids
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::String(s) => Ok(s),
+                other => Err(bad(format!("ids[{i}] must be an alert id, not {other}"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(other) => {
+            return Err(bad(format!(
+                "field ids must be an array of alert ids, not {other}"
+            )))
+        }
+        None => return Err(bad("field ids is missing (an array of alert ids)")),
+    };
+    if ids.is_empty() || ids.len() > MAX_BULK {
+        return Err(bad(format!(
+            "field ids must hold 1 to {MAX_BULK} alert ids, not {}",
+            ids.len()
+        )));
+    }
+    let rest = serde_json::to_vec(&Value::Object(fields)).map_err(internal)?;
+    let u = lifecycle_update(&rest)?;
+    for id in &ids {
+        ctx.state.alert(id).await.map_err(not_found_or_internal)?;
+    }
+    let mut updated = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let a = ctx
+            .state
+            .update_alert(id, &u, &actor, now_ms())
+            .await
+            .map_err(not_found_or_internal)?;
+        updated.push(alert_json(&a));
+    }
+    tracing::info!(alerts = ids.len(), actor = %actor, "alerts updated in bulk");
+    Ok(Json(json!({ "updated": updated.len(), "items": updated })))
 }
 
 async fn alert_detail(ctx: &Ctx, a: &Alert) -> ApiResult {

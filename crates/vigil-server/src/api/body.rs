@@ -6,6 +6,28 @@ use serde_json::{Map, Value};
 
 use super::{bad, ApiError};
 
+/// A whole-number query parameter (`limit`, `offset`), `default` when absent; refuses what is
+/// not a number or does not fit the database's signed 64 bits.
+pub(crate) fn page_param(
+    q: &std::collections::HashMap<String, String>,
+    name: &str,
+    default: u64,
+) -> Result<u64, ApiError> {
+    match q.get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| i64::try_from(*n).is_ok())
+            .ok_or_else(|| {
+                bad(format!(
+                    "parameter {name} must be a whole number from 0 to {}, not {v:?}",
+                    i64::MAX
+                ))
+            }),
+    }
+}
+
 /// A JSON object body whose fields were checked against a list.
 pub(crate) struct Body(Map<String, Value>);
 

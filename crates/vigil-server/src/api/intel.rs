@@ -31,7 +31,7 @@ use vigil_intel::import::{self, Format, ImportOptions};
 use vigil_intel::{Action, Indicator, IndicatorType, Severity};
 use vigil_state::{Feed, IndicatorFilter, IndicatorRecord, IndicatorUpdate, NewFeed};
 
-use super::body::Body;
+use super::body::{page_param, Body};
 use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::intel::StoreReport;
 use crate::{now_ms, Ctx};
@@ -121,17 +121,6 @@ fn parse<T: std::str::FromStr<Err = vigil_intel::IntelError>>(
 ) -> Result<T, ApiError> {
     v.parse()
         .map_err(|e: vigil_intel::IntelError| bad(format!("field {field}: {e}")))
-}
-
-fn page_param(q: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, ApiError> {
-    match q.get(name) {
-        None => Ok(default),
-        Some(v) => v.parse().map_err(|_| {
-            bad(format!(
-                "parameter {name} must be a whole number, not {v:?}"
-            ))
-        }),
-    }
 }
 
 async fn list_indicators(

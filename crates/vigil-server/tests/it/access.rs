@@ -10,7 +10,7 @@ use crate::harness::{free_addr, Api, ServerProcess};
 
 /// Every route of the API with the permission it needs (as the product defines it: written
 /// here, not read from the server). `Anyone`: any logged-in principal.
-const ROUTES: &[(&str, &str, &str)] = &[
+pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/enrollment-tokens", "settings"),
     ("POST", "/api/v1/enrollment-tokens", "settings"),
     ("POST", "/api/v1/enrollment-tokens/et_x/revoke", "settings"),
@@ -141,7 +141,7 @@ fn agent() -> ureq::Agent {
 }
 
 /// A request with a bearer token, or a session cookie and (optionally) a CSRF token.
-fn call(
+pub(crate) fn call(
     base: &str,
     method: &str,
     path: &str,
@@ -193,7 +193,7 @@ fn call(
 }
 
 #[derive(Clone)]
-enum Auth {
+pub(crate) enum Auth {
     Token(String),
     Session {
         cookie: String,
@@ -234,7 +234,7 @@ fn login(base: &str, user: &str, password: &str) -> (u16, Option<(String, String
     )
 }
 
-fn start(config: &str) -> (tempfile::TempDir, ServerProcess, Api) {
+pub(crate) fn start(config: &str) -> (tempfile::TempDir, ServerProcess, Api) {
     let dir = tempfile::tempdir().unwrap();
     let server =
         ServerProcess::start_with_config(&dir.path().join("s"), free_addr(), free_addr(), config);

@@ -11,4 +11,5 @@ mod hunt_api;
 mod hunting;
 mod ingest;
 mod intel;
+mod openapi;
 mod triage;

@@ -1,0 +1,315 @@
+// Devices: the inventory (health, OS, agent, group) and a device page with its overview,
+// alerts, a filterable timeline of its events (advanced hunting), response actions and their
+// history.
+import { useEffect, useState } from "react";
+import { post, qs } from "../api";
+import { ErrorBox, Facts, Link, Section, Severity, Status, useGet } from "../components/ui";
+import { useTime } from "../time";
+import type { Me } from "../main";
+
+export function Devices() {
+  const fmt = useTime();
+  const list = useGet<any[]>("/api/v1/devices");
+  const [filter, setFilter] = useState("");
+  const rows = (list.data ?? []).filter(
+    (d) => !filter || `${d.DeviceName} ${d.DeviceId} ${d.DeviceGroup ?? ""}`.toLowerCase().includes(filter.toLowerCase()),
+  );
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Device inventory</h1>
+        <input placeholder="Filter by name, id or group" value={filter} onChange={(e) => setFilter(e.target.value)} />
+      </div>
+      <ErrorBox error={list.error} />
+      <table className="grid">
+        <thead>
+          <tr>
+            <th>Device</th>
+            <th>Health</th>
+            <th>OS</th>
+            <th>Agent</th>
+            <th>Sensor</th>
+            <th>Group</th>
+            <th>Last seen</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((d) => (
+            <tr key={d.DeviceId}>
+              <td>
+                <Link to={`/devices/${encodeURIComponent(d.DeviceId)}`}>{d.DeviceName}</Link>
+                <div className="muted small mono">{d.DeviceId}</div>
+              </td>
+              <td>
+                <span className={`health health-${String(d.HealthStatus).toLowerCase()}`}>{d.HealthStatus}</span>
+              </td>
+              <td>
+                {d.OSPlatform ?? "—"} {d.OSVersion ?? ""}
+              </td>
+              <td>{d.AgentVersion ?? "—"}</td>
+              <td>{d.SensorMode ?? "—"}</td>
+              <td>{d.DeviceGroup ?? "—"}</td>
+              <td className="ts">{fmt(d.LastSeen)}</td>
+            </tr>
+          ))}
+          {list.data && !rows.length && (
+            <tr>
+              <td colSpan={7} className="muted">
+                No devices{filter ? " match" : " are enrolled"}.
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+const ACTIONS: { type: string; label: string; args?: any; confirm: string }[] = [
+  { type: "isolate", label: "Isolate device", args: { mode: "full" }, confirm: "Cut the device off the network (the server stays reachable)." },
+  { type: "release", label: "Release from isolation", confirm: "Give the device its network back." },
+  { type: "collect", label: "Collect investigation package", confirm: "Gather logs, processes and configuration from the device." },
+  { type: "scan", label: "Run antivirus scan", args: { type: "quick" }, confirm: "Run a quick scan on the device." },
+];
+
+const TIMELINE_TABLES = ["DeviceProcessEvents", "DeviceNetworkEvents", "DeviceFileEvents", "DeviceLogonEvents", "DeviceEvents"];
+
+function kqlString(s: string) {
+  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+function Timeline({ id }: { id: string }) {
+  const fmt = useTime();
+  const [table, setTable] = useState("DeviceProcessEvents");
+  const [text, setText] = useState("");
+  const [rows, setRows] = useState<any[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const load = async (e?: React.FormEvent) => {
+    e?.preventDefault();
+    setBusy(true);
+    setError(null);
+    const term = text.trim();
+    const from = term ? `search in (${table}) ${kqlString(term)}` : table;
+    const q = `${from} | where DeviceId == ${kqlString(id)} | top 200 by Timestamp desc`;
+    try {
+      const r = await post<any>("/api/v1/hunt", { query: q, max_rows: 200 });
+      setRows(r.rows);
+    } catch (err: any) {
+      setError(err.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  useEffect(() => {
+    load();
+    // The first load; later ones come from the form.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [id]);
+  const summary = (r: any) =>
+    r.ProcessCommandLine ?? (r.RemoteIP ? `${r.RemoteIP}:${r.RemotePort ?? ""} ${r.RemoteUrl ?? ""}` : null) ?? r.FolderPath ?? r.AccountName ?? "";
+  return (
+    <Section title="Timeline">
+      <form className="inline" onSubmit={load}>
+        <select value={table} onChange={(e) => setTable(e.target.value)} aria-label="Table">
+          {TIMELINE_TABLES.map((t) => (
+            <option key={t}>{t}</option>
+          ))}
+        </select>
+        <input value={text} onChange={(e) => setText(e.target.value)} placeholder="contains a term" name="timeline-term" />
+        <button disabled={busy}>{busy ? "Loading…" : "Show events"}</button>
+      </form>
+      <ErrorBox error={error} />
+      {rows && (
+        <table className="grid timeline-events">
+          <thead>
+            <tr>
+              <th>Time</th>
+              <th>Action</th>
+              <th>Process</th>
+              <th>Details</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r, i) => (
+              <tr key={i}>
+                <td className="ts">{fmt(r.Timestamp)}</td>
+                <td>{r.ActionType}</td>
+                <td>{r.InitiatingProcessFileName ?? r.FileName ?? ""}</td>
+                <td className="mono small">{summary(r)}</td>
+              </tr>
+            ))}
+            {!rows.length && (
+              <tr>
+                <td colSpan={4} className="muted">
+                  No events{text.trim() ? " with this term" : ""} in the last 30 days.
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      )}
+    </Section>
+  );
+}
+
+export function DevicePage({ id, me }: { id: string; me: Me }) {
+  const fmt = useTime();
+  const dev = useGet<any>(`/api/v1/devices/${encodeURIComponent(id)}`);
+  const alerts = useGet<any>("/api/v1/alerts" + qs({ device: id, limit: 20, offset: 0 }));
+  const actions = useGet<any>("/api/v1/actions" + qs({ device: id, limit: 50 }));
+  const [pending, setPending] = useState<(typeof ACTIONS)[number] | null>(null);
+  const [comment, setComment] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const canRespond = me.Permissions.includes("respond");
+  if (dev.error) return <ErrorBox error={dev.error} />;
+  if (!dev.data) return <div className="muted">Loading…</div>;
+  const d = dev.data;
+  const run = async () => {
+    if (!pending) return;
+    setError(null);
+    try {
+      const a = await post<any>(`/api/v1/devices/${encodeURIComponent(id)}/actions`, {
+        type: pending.type,
+        args: pending.args,
+        comment: comment.trim() || undefined,
+      });
+      setNotice(`${pending.label}: action ${a.ActionId} is ${a.Status}`);
+      setPending(null);
+      setComment("");
+      actions.reload();
+    } catch (e: any) {
+      setError(e.message);
+    }
+  };
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>{d.DeviceName}</h1>
+        <span className={`health health-${String(d.HealthStatus).toLowerCase()}`}>{d.HealthStatus}</span>
+      </div>
+      <div className="actions-bar">
+        {ACTIONS.map((a) => (
+          <button key={a.type} disabled={!canRespond} onClick={() => setPending(a)} title={canRespond ? a.confirm : "needs the respond permission"}>
+            {a.label}
+          </button>
+        ))}
+      </div>
+      {pending && (
+        <div className="dialog card" role="dialog" aria-label={pending.label}>
+          <h2>{pending.label}</h2>
+          <p>{pending.confirm}</p>
+          <label>
+            Comment
+            <input value={comment} onChange={(e) => setComment(e.target.value)} placeholder="why (kept in the audit log)" name="action-comment" />
+          </label>
+          <div className="row">
+            <button className="primary" onClick={run}>
+              Confirm
+            </button>
+            <button onClick={() => setPending(null)}>Cancel</button>
+          </div>
+        </div>
+      )}
+      {notice && <div className="notice" role="status">{notice}</div>}
+      <ErrorBox error={error} />
+      <div className="cols">
+        <Section title="Overview">
+          <Facts
+            items={[
+              ["Device id", <span className="mono">{d.DeviceId}</span>],
+              ["OS", `${d.OSPlatform ?? "—"} ${d.OSVersion ?? ""}`],
+              ["Agent version", d.AgentVersion],
+              ["Sensor mode", d.SensorMode],
+              ["Device group", d.DeviceGroup],
+              ["Enrolled", fmt(d.Enrolled)],
+              ["Last seen", fmt(d.LastSeen)],
+              ["Certificate expires", fmt(d.CertificateExpires)],
+            ]}
+          />
+        </Section>
+        <Section title="Health">
+          {d.Health ? <pre className="json">{JSON.stringify(d.Health, null, 2)}</pre> : <p className="muted">The agent has reported no health details yet.</p>}
+        </Section>
+      </div>
+      <Section
+        title={`Alerts${alerts.data ? ` (${alerts.data.total})` : ""}`}
+        actions={<Link to={`/alerts?device=${encodeURIComponent(id)}`}>Open in the queue</Link>}
+      >
+        <ErrorBox error={alerts.error} />
+        <table className="grid">
+          <tbody>
+            {(alerts.data?.items ?? []).map((a: any) => (
+              <tr key={a.AlertId}>
+                <td>
+                  <Severity value={a.Severity} />
+                </td>
+                <td>
+                  <Link to={`/alerts/${a.AlertId}`}>{a.Title}</Link>
+                </td>
+                <td>
+                  <Status value={a.Status} />
+                </td>
+                <td className="ts">{fmt(a.LastActivity)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+      <Timeline id={id} />
+      <Section title="Action history">
+        <ActionsTable items={actions.data?.items ?? []} showDevice={false} />
+      </Section>
+    </div>
+  );
+}
+
+export function ActionsTable({ items, showDevice }: { items: any[]; showDevice: boolean }) {
+  const fmt = useTime();
+  return (
+    <table className="grid actions">
+      <thead>
+        <tr>
+          <th>Action</th>
+          {showDevice && <th>Device</th>}
+          <th>Status</th>
+          <th>Requested by</th>
+          <th>Comment</th>
+          <th>Created</th>
+          <th>Finished</th>
+        </tr>
+      </thead>
+      <tbody>
+        {items.map((a) => (
+          <tr key={a.ActionId} data-action-id={a.ActionId}>
+            <td>
+              {a.Type}
+              <div className="muted small mono">{a.ActionId}</div>
+            </td>
+            {showDevice && (
+              <td>
+                <Link to={`/devices/${encodeURIComponent(a.DeviceId)}`}>{a.DeviceId}</Link>
+              </td>
+            )}
+            <td>
+              <span className={`status status-${String(a.Status).toLowerCase()}`}>{a.Status}</span>
+              {a.Error && <div className="small error-text">{a.Error}</div>}
+            </td>
+            <td>{a.RequestedBy}</td>
+            <td>{a.Comment || "—"}</td>
+            <td className="ts">{fmt(a.Created)}</td>
+            <td className="ts">{fmt(a.Finished)}</td>
+          </tr>
+        ))}
+        {!items.length && (
+          <tr>
+            <td colSpan={showDevice ? 7 : 6} className="muted">
+              No actions.
+            </td>
+          </tr>
+        )}
+      </tbody>
+    </table>
+  );
+}
