@@ -71,6 +71,9 @@ struct Journal {
     path: PathBuf,
     file: File,
     entries: HashMap<String, Entry>,
+    /// Actions started by this process and not ended yet (a redelivery of one is ignored:
+    /// its report follows when it ends).
+    running: std::collections::HashSet<String>,
 }
 
 fn now_ms() -> i64 {
@@ -110,6 +113,7 @@ impl Journal {
             path,
             file,
             entries,
+            running: Default::default(),
         })
     }
 
@@ -121,6 +125,11 @@ impl Journal {
             .and_then(|_| self.file.sync_data());
         if let Err(err) = res {
             tracing::warn!(path = %self.path.display(), "cannot write the command journal: {err}");
+        }
+        if e.status == "InProgress" {
+            self.running.insert(e.id.clone());
+        } else {
+            self.running.remove(&e.id);
         }
         self.entries.insert(e.id.clone(), e);
     }
@@ -400,13 +409,13 @@ pub(crate) async fn run(
                 msg = inbound.message() => match msg {
                     Ok(Some(m)) => match m.body {
                         Some(command_message::Body::Command(cmd)) => {
-                            let known = journal
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .entries
-                                .get(&cmd.id)
-                                .cloned();
+                            let (known, running) = {
+                                let j = journal.lock().unwrap_or_else(|p| p.into_inner());
+                                (j.entries.get(&cmd.id).cloned(), j.running.contains(&cmd.id))
+                            };
                             match known {
+                                // Sent again after a reconnection while it still runs here.
+                                Some(_) if running => {}
                                 Some(e) if e.status != "InProgress" => {
                                     let _ = tx.send(CommandReport {
                                         id: e.id,
@@ -478,6 +487,8 @@ mod tests {
             result_json: String::new(),
             error: String::new(),
         });
+        // Only this process's unfinished actions count as running.
+        assert!(j.running.contains("ac_2") && !j.running.contains("ac_1"));
         drop(j);
         let mut f = OpenOptions::new()
             .append(true)
@@ -490,5 +501,6 @@ mod tests {
         assert_eq!(j.entries["ac_1"].status, "Succeeded");
         assert_eq!(j.entries["ac_1"].result_json, "{\"ok\":true}");
         assert_eq!(j.entries["ac_2"].status, "InProgress");
+        assert!(j.running.is_empty(), "a restart runs nothing yet");
     }
 }
