@@ -10,9 +10,11 @@ use std::process::Command;
 use libbpf_cargo::SkeletonBuilder;
 
 /// Each program and the skeleton it becomes.
-const PROGRAMS: [(&str, &str); 2] = [
+const PROGRAMS: [(&str, &str); 3] = [
     ("src/bpf/sensors.bpf.c", "sensors.skel.rs"),
     ("src/bpf/protect.bpf.c", "protect.skel.rs"),
+    // Tamper protection and ASR (signal_generate, open flags, exec and ptrace rules).
+    ("src/bpf/guard.bpf.c", "guard.skel.rs"),
 ];
 
 fn main() {
@@ -51,5 +53,6 @@ fn main() {
     }
     println!("cargo:rerun-if-changed=src/bpf/events.h");
     println!("cargo:rerun-if-changed=src/bpf/protect.h");
+    println!("cargo:rerun-if-changed=src/bpf/guard.h");
     println!("cargo:rerun-if-env-changed=VIGIL_BTF");
 }

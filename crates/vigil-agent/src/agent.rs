@@ -17,6 +17,7 @@ use crate::device::{self, DeviceIdentity};
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::proctable::{BootClock, ProcessTable};
 use crate::protect::Protection;
+use crate::respond::{RespondOptions, Responder};
 use crate::sensors::dns::DnsSniffer;
 use crate::sensors::ebpf::{self, EbpfOptions, SensorMsg};
 use crate::sensors::event::Source;
@@ -77,17 +78,23 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
             state_dir.display()
         )
     })?;
-    let mut sink = match &output {
+    // The uplink starts after protection and the responder (it hands them indicators and
+    // commands); an agent that is not enrolled is refused here, before anything starts.
+    let enrollment = match &output {
+        Output::Server => Some(load_enrollment(&state_dir)?),
+        _ => None,
+    };
+    let jsonl = match &output {
         Output::File(path) => {
             let f = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
                 .with_context(|| format!("cannot open output file {}", path.display()))?;
-            Sink::Jsonl(JsonlSink::new(Box::new(f)))
+            Some(Sink::Jsonl(JsonlSink::new(Box::new(f))))
         }
-        Output::Stdout => Sink::Jsonl(JsonlSink::new(Box::new(std::io::stdout()))),
-        Output::Server => Sink::Uplink(start_uplink(&config, &state_dir)?),
+        Output::Stdout => Some(Sink::Jsonl(JsonlSink::new(Box::new(std::io::stdout())))),
+        Output::Server => None,
     };
     install_signal_handlers();
     let stop = Arc::new(AtomicBool::new(false));
@@ -195,12 +202,58 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
         .then(|| LogonWatcher::new(config.sensors.wtmp.clone(), config.sensors.btmp.clone()));
 
     // Protection: probe the enforcement ladder, attach what the kernel allows.
-    let protection = Protection::start(&config.protection);
+    let protection = Arc::new(Protection::start(&config.protection));
     let prot = protection.status();
     eprintln!(
         "vigil-agent: protection: network {} ({}); exec {} ({})",
         prot.network.rung, prot.network.detail, prot.exec.rung, prot.exec.detail
     );
+    // Next-generation protection: on-access scanning (src/av).
+    let mut antivirus = crate::av::Antivirus::start(
+        &config.antivirus,
+        &crate::av::AvContext {
+            state_dir: state_dir.clone(),
+            own_files: vec![crate::av::config_path_from_args()],
+        },
+    );
+    eprintln!(
+        "vigil-agent: antivirus: {}",
+        crate::av::status_lines(&antivirus.status())[0]
+    );
+    // Tamper protection and ASR rules (src/tamper, src/asr).
+    let mut defence = crate::tamper::Defence::start(
+        &config.tamper,
+        &config.asr,
+        &crate::tamper::DefenceContext {
+            state_dir: state_dir.clone(),
+            config: Some(crate::av::config_path_from_args()),
+        },
+    );
+
+    // Response actions: isolation and restriction persisted by an earlier run are applied
+    // again before the uplink connects.
+    let responder = Responder::start(
+        RespondOptions {
+            state_dir: state_dir.clone(),
+            server: enrollment.as_ref().map(|e| e.server.clone()),
+            device: serde_json::json!({
+                "DeviceId": identity.device_id,
+                "DeviceName": identity.device_name,
+            }),
+        },
+        Arc::clone(&protection),
+    );
+    let mut sink = match (jsonl, enrollment) {
+        (Some(sink), _) => sink,
+        (None, Some(enrollment)) => Sink::Uplink(start_uplink(
+            &config,
+            &state_dir,
+            enrollment,
+            &protection,
+            &responder,
+        )?),
+        (None, None) => bail!("no output"),
+    };
 
     let attached = hooks.iter().filter(|h| h.attached).count();
     eprintln!(
@@ -245,6 +298,10 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
         counters: StatusCounters::default(),
         uplink: None,
         protection: Some(prot),
+        respond: Some(responder.status()),
+        antivirus: Some(antivirus.status()),
+        tamper: Some(defence.status()),
+        asr: Some(defence.asr_status()),
     };
     let mut written = rows.len() as u64;
     status.write(&state_dir)?;
@@ -273,6 +330,15 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
         };
         for r in protection.take_reports() {
             pipeline.protection(r.row(), r.pid(), &mut rows);
+        }
+        for row in responder.take_rows() {
+            pipeline.protection(row, None, &mut rows);
+        }
+        for (row, pid) in antivirus.take_rows() {
+            pipeline.protection(row, pid, &mut rows);
+        }
+        for (row, pid) in defence.take_rows() {
+            pipeline.protection(row, pid, &mut rows);
         }
         pipeline.release_held(&mut rows, done);
         let tick = last_tick.elapsed() >= Duration::from_secs(1) || done;
@@ -313,10 +379,17 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
             status.counters = StatusCounters::read(&stats, written, pipeline.procs.len() as u64);
             status.uplink = sink.status();
             status.protection = Some(protection.status());
+            status.respond = Some(responder.status());
+            status.antivirus = Some(antivirus.status());
+            status.tamper = Some(defence.status());
             status.write(&state_dir)?;
         }
     }
-    // Detach the enforcement before the final status says stopped.
+    // Start no more actions; detach the enforcement before the final status says stopped
+    // (an isolation, being nftables state, stays until released).
+    responder.stop();
+    antivirus.stop();
+    defence.stop();
     protection.stop();
     for t in threads {
         let _ = t.join();
@@ -330,14 +403,25 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
     Ok(())
 }
 
-/// Start the uplink to the server this agent is enrolled with.
-fn start_uplink(config: &AgentConfig, state_dir: &Path) -> Result<vigil_uplink::Uplink> {
-    let enrollment = vigil_uplink::Enrollment::load(state_dir)?.with_context(|| {
+/// The enrolment with the server, or why the agent cannot send to one.
+fn load_enrollment(state_dir: &Path) -> Result<vigil_uplink::Enrollment> {
+    vigil_uplink::Enrollment::load(state_dir)?.with_context(|| {
         format!(
             "this agent is not enrolled (no enrolment in {}): run `vigil-agent enroll --server HOST:PORT --token TOKEN --ca-cert FILE` first, or use --output jsonl",
             state_dir.display()
         )
-    })?;
+    })
+}
+
+/// Start the uplink to the server this agent is enrolled with: events out; indicators in
+/// (to protection, merged there with `protection.indicators_file`); response actions in.
+fn start_uplink(
+    config: &AgentConfig,
+    state_dir: &Path,
+    enrollment: vigil_uplink::Enrollment,
+    protection: &Arc<Protection>,
+    responder: &Responder,
+) -> Result<vigil_uplink::Uplink> {
     let u = &config.uplink;
     let mut spool = vigil_uplink::spool::SpoolOptions::new(state_dir.join("spool"));
     spool.max_bytes = u.spool_max_mb * 1024 * 1024;
@@ -348,6 +432,16 @@ fn start_uplink(config: &AgentConfig, state_dir: &Path) -> Result<vigil_uplink::
     opts.in_flight = u.in_flight;
     opts.heartbeat_interval = Duration::from_secs(u.heartbeat_secs);
     opts.agent_version = VERSION.to_string();
+    let p = Arc::clone(protection);
+    opts.intel = Some(vigil_uplink::IntelOptions {
+        dir: state_dir.join("intel"),
+        on_update: Arc::new(move |set| p.set_indicators(set)),
+        max_interval: Duration::from_secs(300),
+    });
+    opts.commands = Some(vigil_uplink::CommandOptions {
+        dir: state_dir.join("commands"),
+        handler: responder.handler(),
+    });
     eprintln!(
         "vigil-agent: sending to {} as device {}",
         enrollment.server, enrollment.device_id

@@ -82,6 +82,12 @@ pub struct AgentConfig {
     pub uplink: UplinkConfig,
     pub limits: LimitsConfig,
     pub protection: ProtectionConfig,
+    /// `[antivirus]`: on-access scanning (see src/av/mod.rs for every key).
+    pub antivirus: crate::av::AntivirusConfig,
+    /// `[tamper]`: tamper protection (see src/tamper/mod.rs).
+    pub tamper: crate::tamper::TamperConfig,
+    /// `[asr]`: attack surface reduction rules (see src/asr/mod.rs).
+    pub asr: crate::asr::AsrConfig,
 }
 
 /// `[protection]`: enforcement of threat-intelligence indicators on this device.
@@ -380,6 +386,9 @@ impl AgentConfig {
             ));
         }
         self.protection.validate()?;
+        self.antivirus.validate()?;
+        self.tamper.validate()?;
+        self.asr.validate()?;
         if let Some(p) = self
             .sensors
             .sensitive_files

@@ -41,6 +41,18 @@ enum Command {
         #[arg(long)]
         state_dir: Option<PathBuf>,
     },
+    /// Enter (or, with --end, leave) tamper protection's maintenance mode.
+    Maintenance {
+        /// The maintenance token (its SHA-256 is `tamper.maintenance_token_sha256`).
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        end: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
     /// Show the state of the agent: hooks, mode, counters.
     Status {
         #[arg(long)]
@@ -114,7 +126,26 @@ fn real_main() -> Result<()> {
                 None => Output::Server,
             };
             let dir = state_dir(&cfg, dir);
+            // Tamper protection: this process becomes the supervisor of the agent (src/tamper).
+            if cfg.tamper.enabled
+                && std::env::var_os(vigil_agent::tamper::supervisor::SUPERVISED_ENV).is_none()
+            {
+                let code = vigil_agent::tamper::supervisor::run(&dir)?;
+                std::process::exit(code);
+            }
             agent::run(cfg, dir, output)
+        }
+        Command::Maintenance {
+            token,
+            end,
+            config,
+            state_dir: dir,
+        } => {
+            let cfg = AgentConfig::load(config.as_deref())?;
+            let dir = state_dir(&cfg, dir);
+            let reply = vigil_agent::tamper::request_maintenance(&dir, &token, !end)?;
+            println!("vigil-agent: {reply}");
+            Ok(())
         }
         Command::Enroll {
             server,
@@ -197,6 +228,34 @@ fn real_main() -> Result<()> {
                         }
                     }
                     None => println!("protection not reported by this agent"),
+                }
+                if let Some(a) = &status.antivirus {
+                    for line in vigil_agent::av::status_lines(a) {
+                        println!("{line}");
+                    }
+                }
+                if let Some(t) = &status.tamper {
+                    println!(
+                        "tamper     {}{}; files: {}; signals: {}",
+                        if t.enabled { "on" } else { "off" },
+                        if t.maintenance {
+                            " (maintenance mode)"
+                        } else {
+                            ""
+                        },
+                        t.files,
+                        t.signals
+                    );
+                }
+                if let Some(a) = &status.asr {
+                    for line in vigil_agent::asr::status_lines(a) {
+                        println!("{line}");
+                    }
+                }
+                if let Some(r) = &status.respond {
+                    for line in vigil_agent::respond::status_lines(r) {
+                        println!("{line}");
+                    }
                 }
             }
             Ok(())

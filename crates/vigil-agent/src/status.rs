@@ -1,5 +1,5 @@
 //! The status file (`<state_dir>/status.json`) that a running agent keeps current and that
-//! `vigil-agent status` reads: hooks, mode, counters, protection.
+//! `vigil-agent status` reads: hooks, mode, counters, protection, response actions.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -64,6 +64,18 @@ pub struct Status {
     /// Enforcement: the ladder's rungs, what is attached and enforced, counters.
     #[serde(default)]
     pub protection: Option<crate::protect::ProtectionStatus>,
+    /// Response actions: isolation and restriction in force, actions run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub respond: Option<crate::respond::RespondStatus>,
+    /// Next-generation protection: real-time scanning, engine and rules, counters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub antivirus: Option<crate::av::AvStatus>,
+    /// Tamper protection: supervisor, file guard, kill reports, maintenance mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tamper: Option<crate::tamper::TamperStatus>,
+    /// Attack surface reduction rules and their enforcement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asr: Option<crate::asr::AsrStatus>,
 }
 
 mod hooks_serde {

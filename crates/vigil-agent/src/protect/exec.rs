@@ -6,7 +6,17 @@
 //! bind mounts and other mount namespaces (containers) included, so that a bind mount cannot
 //! be used to dodge the guard; a filesystem that refuses such a mark gets a `FAN_MARK_MOUNT`
 //! of the mount point instead. Mounts appearing later are marked on the next rescan (5 s).
-//! The guard is armed only while a blocking hash indicator exists: without one no exec waits.
+//! The guard is armed only while a blocking hash indicator exists or an application restriction
+//! is in force: without either no exec waits.
+//!
+//! **Application restriction** (`ExecGuard::set_allowlist`, the `restrict` response action):
+//! while an [`ExecAllowlist`] is set, only the executables it names may run: a path in its set
+//! or under one of its directories (the path the kernel gives the event's descriptor, so
+//! symbolic links and bind mounts resolve to the real file), or a file whose SHA-256 it holds
+//! (hashed by the workers, cached per file version like indicator digests). A blocking
+//! indicator still wins over the allowlist. Fail-open stays limited to the deadline: a file
+//! that is neither named nor hashable in time under a restriction is allowed past the
+//! deadline and reported, but a file over the size limit or a full queue is refused.
 //!
 //! Threads:
 //! - "protect-exec" reads events and never does I/O on the files themselves: the agent's
@@ -63,6 +73,24 @@ pub struct ExecPolicy {
     pub hashes: HashSummary,
 }
 
+/// Application restriction: the executables that may run while it is in force.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecAllowlist {
+    /// Exact paths (as the kernel resolves them: no symbolic links).
+    pub paths: HashSet<String>,
+    /// Directory prefixes, each ending with `/`: everything under them may run.
+    pub dirs: Vec<String>,
+    /// SHA-256 digests of files that may run wherever they are.
+    pub sha256: HashSet<[u8; 32]>,
+}
+
+impl ExecAllowlist {
+    /// Whether `path` is named by the list (exactly or under one of its directories).
+    pub fn allows_path(&self, path: &str) -> bool {
+        self.paths.contains(path) || self.dirs.iter().any(|d| path.starts_with(d.as_str()))
+    }
+}
+
 /// Counters of the guard, shown in the status.
 #[derive(Debug, Default)]
 struct Counters {
@@ -77,6 +105,7 @@ struct Counters {
     queue_full: AtomicU64,
     errors: AtomicU64,
     killed: AtomicU64,
+    restricted: AtomicU64,
 }
 
 /// The counters, as the status shows them.
@@ -103,6 +132,9 @@ pub struct ExecCounters {
     pub errors: u64,
     /// Processes killed for `BlockAndRemediate`.
     pub killed: u64,
+    /// Execs refused by the application restriction.
+    #[serde(default)]
+    pub restricted: u64,
 }
 
 /// Marks on filesystems.
@@ -125,12 +157,15 @@ struct Job {
     pid: u32,
     deadline: Instant,
     answered: AtomicBool,
+    /// Under a restriction: the path the allowlist did not name (the digest must be on it).
+    restricted_path: Option<String>,
 }
 
 struct Shared {
     fan: OwnedFd,
     opts: ExecOptions,
     policy: RwLock<Arc<ExecPolicy>>,
+    allowlist: RwLock<Option<Arc<ExecAllowlist>>>,
     cache: Mutex<DigestCache>,
     counters: Counters,
     marks: Mutex<MarkState>,
@@ -148,6 +183,9 @@ pub struct ExecGuard {
 const REASON_DEADLINE: &str = "scan deadline";
 const REASON_SIZE: &str = "file over the size limit";
 const REASON_QUEUE: &str = "hashing queue full";
+const REASON_RESTRICTED: &str = "application restriction: neither a package file nor allowed";
+const REASON_RESTRICTED_SIZE: &str =
+    "application restriction: not named by the allowlist and too large to hash";
 
 impl ExecGuard {
     /// Start the guard on a fanotify group (see `ladder::fanotify_group`); unarmed until a
@@ -162,6 +200,7 @@ impl ExecGuard {
             cache: Mutex::new(DigestCache::new(opts.cache_entries)),
             opts,
             policy: RwLock::new(Arc::new(ExecPolicy::default())),
+            allowlist: RwLock::new(None),
             counters: Counters::default(),
             marks: Mutex::new(MarkState::default()),
             reports,
@@ -190,13 +229,33 @@ impl ExecGuard {
 
     /// Enforce `policy`: arm when it holds blocking hash indicators, disarm when not.
     pub fn set_policy(&self, policy: ExecPolicy) {
-        let armed = policy.hashes.any();
         *self
             .shared
             .policy
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
-        if armed {
+        self.rearm();
+    }
+
+    /// Restrict execution to what `list` names (`None` lifts the restriction).
+    pub fn set_allowlist(&self, list: Option<ExecAllowlist>) {
+        *self
+            .shared
+            .allowlist
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = list.map(Arc::new);
+        self.rearm();
+    }
+
+    /// Whether an application restriction is in force, with the sizes of its list.
+    pub fn allowlist_sizes(&self) -> Option<(usize, usize, usize)> {
+        self.shared
+            .allowlist()
+            .map(|a| (a.paths.len(), a.dirs.len(), a.sha256.len()))
+    }
+
+    fn rearm(&self) {
+        if self.shared.wants_marks() {
             self.arm();
         } else {
             self.disarm();
@@ -205,7 +264,7 @@ impl ExecGuard {
 
     /// Mark every filesystem not yet marked (at arming, and on rescans).
     pub fn arm(&self) {
-        if !self.shared.policy().hashes.any() || self.shared.stop.load(Ordering::SeqCst) {
+        if !self.shared.wants_marks() || self.shared.stop.load(Ordering::SeqCst) {
             return;
         }
         // Mount points are stat-ed without the lock (a hung network mount must not stall
@@ -216,7 +275,7 @@ impl ExecGuard {
             .filter_map(|dir| std::fs::metadata(&dir).ok().map(|m| (dir, m.dev())))
             .collect();
         let mut m = self.shared.marks.lock().unwrap_or_else(|p| p.into_inner());
-        if !self.shared.policy().hashes.any() || self.shared.stop.load(Ordering::SeqCst) {
+        if !self.shared.wants_marks() || self.shared.stop.load(Ordering::SeqCst) {
             return;
         }
         m.armed = true;
@@ -283,6 +342,7 @@ impl ExecGuard {
             queue_full: l(&c.queue_full),
             errors: l(&c.errors),
             killed: l(&c.killed),
+            restricted: l(&c.restricted),
         }
     }
 
@@ -324,6 +384,26 @@ impl Drop for ExecGuard {
 impl Shared {
     fn policy(&self) -> Arc<ExecPolicy> {
         Arc::clone(&self.policy.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn allowlist(&self) -> Option<Arc<ExecAllowlist>> {
+        self.allowlist
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Marks are needed while a hash indicator blocks or a restriction is in force.
+    fn wants_marks(&self) -> bool {
+        self.policy().hashes.any() || self.allowlist().is_some()
+    }
+
+    /// Refuse an exec the restriction does not allow, and report it.
+    fn restrict(&self, job: &Job, d: Option<&Digests>, reason: &'static str) {
+        if self.answer(job, false) {
+            self.counters.restricted.fetch_add(1, Ordering::Relaxed);
+            self.exec_report(job, d, ExecOutcome::Restricted { reason }, None);
+        }
     }
 
     fn respond(&self, fd: i32, allow: bool) {
@@ -473,6 +553,11 @@ fn reader(s: &Shared, work: SyncSender<Arc<Job>>) {
                     if let Some(job) = event(s, file, m.mask, m.pid as u32) {
                         match work.try_send(Arc::clone(&job)) {
                             Ok(()) => pending.push(job),
+                            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job))
+                                if job.restricted_path.is_some() =>
+                            {
+                                s.restrict(&job, None, REASON_RESTRICTED);
+                            }
                             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
                                 s.answer(&job, true);
                                 s.counters.queue_full.fetch_add(1, Ordering::Relaxed);
@@ -530,11 +615,29 @@ fn event(s: &Shared, file: File, mask: u64, pid: u32) -> Option<Arc<Job>> {
         return None;
     }
     let policy = s.policy();
-    if !policy.hashes.any() {
+    let allowlist = s.allowlist();
+    if !policy.hashes.any() && allowlist.is_none() {
         s.counters.unarmed.fetch_add(1, Ordering::Relaxed);
         s.respond(fd, true);
         return None;
     }
+    // Under a restriction, a path the list names needs no digest unless an indicator could
+    // still block it; one it does not name needs its digest on the list.
+    let restricted_path = match &allowlist {
+        Some(a) => {
+            let path = fd_path(&file);
+            if a.allows_path(&path) {
+                if !policy.hashes.any() {
+                    s.respond(fd, true);
+                    return None;
+                }
+                None
+            } else {
+                Some(path)
+            }
+        }
+        None => None,
+    };
     let key = match file_key(&file) {
         Ok(k) => k,
         Err(_) => {
@@ -543,13 +646,23 @@ fn event(s: &Shared, file: File, mask: u64, pid: u32) -> Option<Arc<Job>> {
             return None;
         }
     };
+    let no_digest_helps = allowlist.as_ref().is_some_and(|a| a.sha256.is_empty());
     let job = Job {
         file,
         key,
         pid,
         deadline: Instant::now() + s.opts.timeout,
         answered: AtomicBool::new(false),
+        restricted_path,
     };
+    if job.restricted_path.is_some() && no_digest_helps && !policy.hashes.any() {
+        s.restrict(&job, None, REASON_RESTRICTED);
+        return None;
+    }
+    if key.size > s.opts.max_bytes && job.restricted_path.is_some() {
+        s.restrict(&job, None, REASON_RESTRICTED_SIZE);
+        return None;
+    }
     if key.size > s.opts.max_bytes {
         s.counters.too_large.fetch_add(1, Ordering::Relaxed);
         s.answer(&job, true);
@@ -582,7 +695,13 @@ fn event(s: &Shared, file: File, mask: u64, pid: u32) -> Option<Arc<Job>> {
 /// Answer a job from its digests, and report a block.
 fn decide(s: &Shared, job: &Job, policy: &ExecPolicy, d: &Digests, cached: bool) {
     let Some(ind) = verdict(&policy.set, d, now_ms()) else {
-        s.answer(job, true);
+        if job.restricted_path.is_some()
+            && !s.allowlist().is_some_and(|a| a.sha256.contains(&d.sha256))
+        {
+            s.restrict(job, Some(d), REASON_RESTRICTED);
+        } else {
+            s.answer(job, true);
+        }
         return;
     };
     // Everything the row needs is read first, while the process still waits in execve; the
@@ -637,7 +756,11 @@ fn worker(s: &Shared, rx: &Mutex<Receiver<Arc<Job>>>) {
             }
             Err(_) => {
                 s.counters.errors.fetch_add(1, Ordering::Relaxed);
-                s.answer(&job, true);
+                if job.restricted_path.is_some() {
+                    s.restrict(&job, None, REASON_RESTRICTED);
+                } else {
+                    s.answer(&job, true);
+                }
             }
         }
     }

@@ -17,7 +17,10 @@
 //!
 //! [`Protection::set_indicators`] is the one entry point for indicators (the server sync, or
 //! `protection.indicators_file` through `source`): it computes the kernel state (`rules`) and
-//! applies the difference to what the kernel holds. Blocks are reported (`report`) through a
+//! applies the difference to what the kernel holds. When both sources are in use, the set
+//! enforced is their union (the latest of each); neither replaces the other.
+//! [`Protection::set_exec_allowlist`] restricts execution to an allowlist (the `restrict`
+//! response action) through the same exec guard. Blocks are reported (`report`) through a
 //! bounded queue the agent loop drains into rows; `status` is what `vigil-agent status` shows.
 //!
 //! Threads: "protect-net" (ring buffer; owns the cgroup links), "protect-exec" and
@@ -52,6 +55,7 @@ use crate::config::ProtectionConfig;
 use crate::proctable::BootClock;
 use crate::sensors::dns::{DnsAnswer, DnsRecord};
 use decode::{NetBlock, Origin};
+pub use exec::ExecAllowlist;
 use exec::{ExecGuard, ExecOptions, ExecPolicy};
 use kernel::{DnsBlock, NetMaps, NetOptions, RateTail};
 use report::{IndicatorInfo, NetReport, Report, Reports};
@@ -83,6 +87,8 @@ struct Inner {
     state: Mutex<Applied>,
     /// Serialises `set_indicators`.
     applying: Mutex<()>,
+    /// The latest set of each source (server sync, indicators file); their union is applied.
+    sources: Mutex<Sources>,
     malformed: AtomicU64,
     dns_user: AtomicU64,
     dns_live: AtomicU64,
@@ -274,6 +280,7 @@ impl Protection {
                 base,
                 state: Mutex::default(),
                 applying: Mutex::new(()),
+                sources: Mutex::default(),
                 malformed: AtomicU64::new(0),
                 dns_user: AtomicU64::new(0),
                 dns_live: AtomicU64::new(0),
@@ -286,7 +293,23 @@ impl Protection {
     /// with the exceptions that non-blocking ones carve; others are ignored by the agent).
     /// Applies a diff to the kernel maps: cheap when little changed.
     pub fn set_indicators(&self, set: Arc<IntelSet>) {
-        self.apply(set, Some("api".into()));
+        self.inner.apply_source(SourceKind::Api(set));
+    }
+
+    /// Restrict execution to what `list` names, or lift the restriction (`None`). Fails when
+    /// the exec guard is not running (the ladder's fanotify rung is missing or off).
+    pub fn set_exec_allowlist(&self, list: Option<ExecAllowlist>) -> Result<(), String> {
+        match &self.inner.exec {
+            Some(g) => {
+                g.set_allowlist(list);
+                Ok(())
+            }
+            None if list.is_none() => Ok(()),
+            None => Err(format!(
+                "application restriction needs the fanotify exec guard, which is not running ({})",
+                self.inner.base.exec.detail
+            )),
+        }
     }
 
     fn apply(&self, set: Arc<IntelSet>, source: Option<String>) {
@@ -373,7 +396,7 @@ fn intel_loop(
                     let src = format!("file:{}", w.path().display());
                     let set = Arc::new(IntelSet::new(list));
                     inner.lock().load_ms = Some(loaded.elapsed().as_millis() as u64);
-                    inner.apply(set, Some(src));
+                    inner.apply_source(SourceKind::File(set, src));
                 }
                 Some(Err(e)) => {
                     eprintln!("vigil-agent: protection: {e}");
@@ -404,9 +427,49 @@ fn intel_loop(
     }
 }
 
+/// The latest indicator set of each source.
+#[derive(Default)]
+struct Sources {
+    api: Option<Arc<IntelSet>>,
+    file: Option<(Arc<IntelSet>, String)>,
+}
+
+/// A new set from one source.
+enum SourceKind {
+    Api(Arc<IntelSet>),
+    File(Arc<IntelSet>, String),
+}
+
 impl Inner {
     fn lock(&self) -> std::sync::MutexGuard<'_, Applied> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Record a source's new set and apply the union of both sources.
+    fn apply_source(&self, new: SourceKind) {
+        let (set, label) = {
+            let mut src = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+            match new {
+                SourceKind::Api(set) => src.api = Some(set),
+                SourceKind::File(set, label) => src.file = Some((set, label)),
+            }
+            match (&src.api, &src.file) {
+                (Some(a), Some((f, label))) if !a.is_empty() && !f.is_empty() => {
+                    let both: Vec<vigil_intel::Indicator> = a
+                        .indicators()
+                        .iter()
+                        .chain(f.indicators())
+                        .cloned()
+                        .collect();
+                    (Arc::new(IntelSet::new(both)), format!("api+{label}"))
+                }
+                (Some(a), Some((f, label))) if a.is_empty() => (Arc::clone(f), label.clone()),
+                (Some(a), _) => (Arc::clone(a), "api".to_string()),
+                (None, Some((f, label))) => (Arc::clone(f), label.clone()),
+                (None, None) => (Arc::new(IntelSet::default()), "none".to_string()),
+            }
+        };
+        self.apply(set, Some(label));
     }
 
     fn apply(&self, set: Arc<IntelSet>, source: Option<String>) {
@@ -503,6 +566,9 @@ impl Inner {
         if let Some(g) = &self.exec {
             s.exec_marks = g.marks();
             s.exec_counters = g.counters();
+            s.exec_restriction = g
+                .allowlist_sizes()
+                .map(|(p, d, h)| format!("{p} paths, {d} directories, {h} SHA-256 allowed"));
         }
         s.dns_user_space_blocks = self.dns_user.load(Ordering::Relaxed);
         s.reports_dropped = self.reports.dropped();

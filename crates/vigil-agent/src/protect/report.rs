@@ -7,7 +7,11 @@
 //! - a refused exec, or a process killed for `BlockAndRemediate`: `AntivirusDetection` with
 //!   FileName/FolderPath/SHA256 (SHA1, MD5 when computed) and `AdditionalFields` {ThreatName
 //!   "Indicator:<title>", IndicatorId, Action, Remediation};
-//! - an exec allowed without a verdict (deadline, size, queue): `AntivirusScanFailed`.
+//! - an exec allowed without a verdict (deadline, size, queue): `AntivirusScanFailed`;
+//! - an exec refused by the application restriction (`restrict` response action):
+//!   `AntivirusDetection` with `AdditionalFields` {Action "Blocked", DetectionSource
+//!   "ApplicationRestriction", Reason} (MDE's `AppControlExecutableBlocked` is not in the
+//!   schema's action types).
 //!
 //! The initiating process is filled by the pipeline from its process table (rows carry the
 //! pid); what was read from `/proc` when the event happened is there for processes the table
@@ -88,6 +92,8 @@ pub enum ExecOutcome {
     DetectedTooLate,
     /// Allowed without a verdict.
     Unscanned { reason: &'static str },
+    /// Refused by the application restriction.
+    Restricted { reason: &'static str },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -233,6 +239,11 @@ fn exec_row(e: &ExecReport) -> Row {
         }
         ExecOutcome::Unscanned { reason } => {
             row.put_extra("Action", "Allowed");
+            row.put_extra("Reason", *reason);
+        }
+        ExecOutcome::Restricted { reason } => {
+            row.put_extra("Action", "Blocked");
+            row.put_extra("DetectionSource", "ApplicationRestriction");
             row.put_extra("Reason", *reason);
         }
     }

@@ -71,6 +71,9 @@ pub struct ProtectionStatus {
     pub indicators: IndicatorStatus,
     pub network_counters: BTreeMap<String, u64>,
     pub exec_counters: ExecCounters,
+    /// The application restriction in force (`restrict` response action), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_restriction: Option<String>,
     /// DNS answers whose addresses were blocked from user space (the racy path).
     pub dns_user_space_blocks: u64,
     /// Reports lost because the queue to the agent loop was full.
@@ -127,6 +130,12 @@ pub fn status_lines(s: &ProtectionStatus) -> Vec<String> {
         c.timeouts,
         c.too_large
     ));
+    if let Some(r) = &s.exec_restriction {
+        out.push(format!(
+            "restricted only allowed executables may run ({r}); {} execs refused",
+            c.restricted
+        ));
+    }
     let n = |k: &str| s.network_counters.get(k).copied().unwrap_or(0);
     out.push(format!(
         "network    {} connects and {} sends refused, {} inbound and {} outbound packets dropped, {} DNS answers blocked",
