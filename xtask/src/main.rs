@@ -212,34 +212,7 @@ fn ci(root: &Path) -> Result<()> {
             "warnings",
         ],
     )?;
-    // yara-x (vigil-scan, so the agent) turns on serde_json's `preserve_order`; built in the
-    // same cargo invocation, vigil-store and vigil-kql would get it too and their canonical
-    // dynamic values (sorted keys) would change. The two groups are built separately.
-    run(
-        root,
-        "cargo",
-        &[
-            "test",
-            "--workspace",
-            "--exclude",
-            "vigil-agent",
-            "--exclude",
-            "vigil-scan",
-            "--no-fail-fast",
-        ],
-    )?;
-    run(
-        root,
-        "cargo",
-        &[
-            "test",
-            "-p",
-            "vigil-scan",
-            "-p",
-            "vigil-agent",
-            "--no-fail-fast",
-        ],
-    )?;
+    run(root, "cargo", &["test", "--workspace", "--no-fail-fast"])?;
     console_tests(root)
 }
 
@@ -255,13 +228,9 @@ fn up(root: &Path, args: &[&str]) -> Result<()> {
             "vigil",
             "--bin",
             "vigil-server",
+            "--bin",
+            "vigil-agent",
         ],
-    )?;
-    // Separately: see `ci` (serde_json's `preserve_order` from yara-x stays out of the server).
-    run(
-        root,
-        "cargo",
-        &["build", "--profile", "fast-release", "--bin", "vigil-agent"],
     )?;
     let vigil = root.join("target/fast-release/vigil");
     let mut full = vec!["up"];

@@ -24,12 +24,13 @@ pub fn to_synced(ind: &Indicator) -> SyncedIndicator {
 
 /// An indicator from its wire form, checked.
 pub fn from_synced(s: SyncedIndicator) -> Result<Indicator, IntelError> {
-    let at = format!("indicator {}", s.id);
-    let kind = s.r#type.parse().map_err(|e: IntelError| e.at(&at))?;
-    let mut ind = Indicator::new(kind, &s.value).map_err(|e| e.at(&at))?;
+    let id = s.id;
+    let at = |e: IntelError| e.at(format!("indicator {id}"));
+    let kind = s.r#type.parse().map_err(at)?;
+    let mut ind = Indicator::new(kind, &s.value).map_err(at)?;
     ind.id = s.id;
-    ind.action = s.action.parse().map_err(|e: IntelError| e.at(&at))?;
-    ind.severity = s.severity.parse().map_err(|e: IntelError| e.at(&at))?;
+    ind.action = s.action.parse().map_err(at)?;
+    ind.severity = s.severity.parse().map_err(at)?;
     ind.title = s.title;
     ind.expires_ms = (s.expires_ms != 0).then_some(s.expires_ms);
     ind.generate_alert = s.generate_alert;

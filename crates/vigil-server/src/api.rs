@@ -26,6 +26,7 @@ use serde_json::{json, Value};
 use vigil_state::{Device, EnrollmentToken};
 
 use crate::{now_ms, Ctx};
+use scope::Scope;
 
 pub mod access;
 mod actions;
@@ -37,6 +38,7 @@ mod hunt;
 mod intel;
 mod openapi;
 mod rules;
+mod scope;
 
 /// An API error: a status and a message naming the problem.
 #[derive(Debug)]
@@ -244,13 +246,14 @@ pub fn device_json(d: &Device, inactive_after: Duration, now: i64) -> Value {
     })
 }
 
-async fn list_devices(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> ApiResult {
+async fn list_devices(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, scope: Scope) -> ApiResult {
     authenticate(&ctx, &headers).await?;
     let inactive = Duration::from_secs(ctx.cfg.server.inactive_after_secs);
     let now = now_ms();
     let devices = ctx.state.list_devices().await.map_err(internal)?;
     Ok(Json(json!(devices
         .iter()
+        .filter(|d| scope.sees(&d.id))
         .map(|d| device_json(d, inactive, now))
         .collect::<Vec<_>>())))
 }
@@ -259,8 +262,10 @@ async fn show_device(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
+    scope.check(&id, || format!("no device {id}"))?;
     let inactive = Duration::from_secs(ctx.cfg.server.inactive_after_secs);
     match ctx.state.device(&id).await.map_err(internal)? {
         Some(d) => Ok(Json(device_json(&d, inactive, now_ms()))),
@@ -274,13 +279,24 @@ async fn update_device(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
+    scope.check(&id, || format!("no device {id}"))?;
     let b = body::Body::parse(&raw, &["group"])?;
     let group = b
         .text("group")?
         .ok_or_else(|| bad("field group is missing (a name, or null for no group)"))?;
+    if !scope.sees_group(group.as_deref()) {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "group {}: a principal limited to device groups can only move devices into its own groups",
+                group.as_deref().unwrap_or("(none)")
+            ),
+        ));
+    }
     let d = ctx
         .state
         .set_device_group(&id, group.as_deref())
@@ -295,8 +311,10 @@ async fn revoke_device(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
+    scope.check(&id, || format!("no device {id}"))?;
     ctx.state
         .revoke_device(&id, now_ms())
         .await
@@ -314,6 +332,7 @@ struct SqlRequest {
 async fn events_sql(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
+    scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
@@ -321,9 +340,7 @@ async fn events_sql(
     if req.sql.trim().is_empty() {
         return Err(bad("the sql field is empty"));
     }
-    let batches = ctx
-        .store
-        .sql(&req.sql)
+    let batches = vigil_store::with_device_scope(scope.devices(), ctx.store.sql(&req.sql))
         .await
         .map_err(|e| bad(e.to_string()))?;
     let columns: Vec<String> = batches

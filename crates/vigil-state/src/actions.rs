@@ -98,6 +98,9 @@ pub struct ActionFilter {
     pub open: bool,
     pub kind: Option<String>,
     pub session_id: Option<String>,
+    /// Only actions on these devices (a principal limited to device groups); `None`: every
+    /// device.
+    pub device_ids: Option<Vec<String>>,
     pub limit: u32,
     pub offset: u64,
 }
@@ -326,24 +329,31 @@ impl StateStore {
             .transpose()?;
         let cond = "($1 IS NULL OR device_id = $1) AND ($2 IS NULL OR status = $2) \
             AND ($3 = 0 OR status IN ('Pending', 'InProgress')) AND ($4 IS NULL OR kind = $4) \
-            AND ($5 IS NULL OR session_id = $5)";
+            AND ($5 IS NULL OR session_id = $5) \
+            AND ($6 IS NULL OR device_id IN (SELECT value FROM json_each($6)))";
+        let devices = f
+            .device_ids
+            .as_ref()
+            .map(|d| serde_json::to_string(d).unwrap_or_else(|_| "[]".into()));
         let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM actions WHERE {cond}"))
             .bind(&f.device_id)
             .bind(status)
             .bind(i64::from(f.open))
             .bind(&f.kind)
             .bind(&f.session_id)
+            .bind(&devices)
             .fetch_one(&self.pool)
             .await
             .map_err(StateError::db("count actions"))?;
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM actions WHERE {cond} ORDER BY created_ms DESC, id LIMIT $6 OFFSET $7"
+            "SELECT {COLUMNS} FROM actions WHERE {cond} ORDER BY created_ms DESC, id LIMIT $7 OFFSET $8"
         ))
         .bind(&f.device_id)
         .bind(status)
         .bind(i64::from(f.open))
         .bind(&f.kind)
         .bind(&f.session_id)
+        .bind(&devices)
         .bind(i64::from(f.limit.max(1)))
         .bind(f.offset as i64)
         .fetch_all(&self.pool)

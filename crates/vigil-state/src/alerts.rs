@@ -117,6 +117,9 @@ pub struct AlertFilter {
     pub assignee: Option<String>,
     /// Text the title contains (any case), or an exact alert id.
     pub text: Option<String>,
+    /// Only alerts of these devices (a principal limited to device groups); `None`: every
+    /// device.
+    pub device_ids: Option<Vec<String>>,
 }
 
 /// How a page of alerts is ordered and cut; see [`StateStore::alerts_page`].
@@ -223,6 +226,13 @@ fn filter_sql(f: &AlertFilter) -> Result<(String, Vec<Bind>), StateError> {
     }
     if let Some(d) = &f.device_id {
         push(&mut sql, " AND device_id = $?", Bind::Text(d.clone()));
+    }
+    if let Some(ids) = &f.device_ids {
+        push(
+            &mut sql,
+            " AND device_id IN (SELECT value FROM json_each($?))",
+            Bind::Text(serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())),
+        );
     }
     if let Some(i) = &f.incident_id {
         push(&mut sql, " AND incident_id = $?", Bind::Text(i.clone()));

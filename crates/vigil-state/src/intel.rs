@@ -790,28 +790,38 @@ impl StateStore {
         limit: u32,
     ) -> Result<ChangePage, StateError> {
         let op = "read indicator changes";
-        let (v, id) = after.unwrap_or((since, u64::MAX));
-        let rows = if after.is_some() {
-            sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM indicators WHERE version > $1 AND \
-                 (version > $2 OR (version = $2 AND id > $3)) ORDER BY version, id LIMIT $4"
+        // Keyset paging over the (version, id) index. `(version, id) > (v, id)` written as
+        // one condition makes SQLite seek on `version` alone and filter every row before the
+        // cursor again on each page (a full sync became quadratic); two queries that each
+        // seek on the whole key keep every page at the cost of its own rows.
+        let mut rows = Vec::with_capacity(limit as usize);
+        if let Some((v, id)) = after {
+            rows = sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM indicators WHERE version = $1 AND id > $2 \
+                 ORDER BY id LIMIT $3"
             ))
-            .bind(since as i64)
             .bind(v as i64)
             .bind(id as i64)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await
-        } else {
-            sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM indicators WHERE version > $1 ORDER BY version, id LIMIT $2"
-            ))
-            .bind(since as i64)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
+            .map_err(StateError::db(op))?;
         }
-        .map_err(StateError::db(op))?;
+        let rest = limit as usize - rows.len();
+        if rest > 0 {
+            let above = after.map_or(since, |(v, _)| v.max(since));
+            rows.extend(
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM indicators WHERE version > $1 \
+                     ORDER BY version, id LIMIT $2"
+                ))
+                .bind(above as i64)
+                .bind(rest as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StateError::db(op))?,
+            );
+        }
         let mut page = ChangePage::default();
         for r in &rows {
             page.upserts.push(indicator_from_row(r)?);

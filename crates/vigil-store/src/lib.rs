@@ -62,6 +62,7 @@ use vigil_schema::{Row, Table, Timestamp};
 
 pub use engine::Store;
 pub use output::{batches_to_json_rows, format_batches};
+pub use query::with_device_scope;
 
 /// How a [`Store`] is opened.
 #[derive(Debug, Clone)]

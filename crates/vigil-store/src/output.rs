@@ -159,16 +159,17 @@ mod tests {
         .unwrap()
     }
 
+    /// Rows keep the columns in the query's order (serde_json is built with `preserve_order`).
     #[test]
     fn json_rows_use_rfc3339_and_null() {
         let rows = batches_to_json_rows(&[batch()]);
         assert_eq!(
             Json::Object(rows[0].clone()).to_string(),
-            r#"{"ActionType":"ProcessCreated","Timestamp":"2026-11-24T18:43:06.123456789Z","avg":1.5,"n":3}"#
+            r#"{"Timestamp":"2026-11-24T18:43:06.123456789Z","ActionType":"ProcessCreated","n":3,"avg":1.5}"#
         );
         assert_eq!(
             Json::Object(rows[1].clone()).to_string(),
-            r#"{"ActionType":null,"Timestamp":null,"avg":null,"n":null}"#
+            r#"{"Timestamp":null,"ActionType":null,"n":null,"avg":null}"#
         );
     }
 

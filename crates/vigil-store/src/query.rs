@@ -10,7 +10,7 @@
 //! (pushdown is "inexact"), so pruning only ever saves work.
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -33,7 +33,11 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{utils::conjunction, BinaryExpr, Expr, Operator};
 use datafusion::logical_expr::{Between, TableProviderFilterPushDown};
 use datafusion::object_store::path::Path as ObjectPath;
+use datafusion::physical_expr::expressions::{in_list, lit as lit_expr, Column as PhysColumn};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -146,6 +150,21 @@ impl Shared {
 tokio::task_local! {
     /// The snapshot of the query being planned on this task.
     static SNAPSHOT: Arc<Snapshot>;
+    /// The devices queries planned on this task may read (see [`with_device_scope`]).
+    static DEVICE_SCOPE: Arc<HashSet<String>>;
+}
+
+/// Run `f` with every query it plans limited to rows of `devices` (a principal limited to
+/// device groups): a table with a `DeviceId` column is read through a filter on it, and a
+/// table without one reads as empty. `None` runs `f` unlimited.
+pub async fn with_device_scope<F: std::future::Future>(
+    devices: Option<Arc<HashSet<String>>>,
+    f: F,
+) -> F::Output {
+    match devices {
+        Some(d) => DEVICE_SCOPE.scope(d, f).await,
+        None => f.await,
+    }
 }
 
 /// The session that runs queries, with one provider per table.
@@ -450,6 +469,73 @@ impl TableProvider for StoreTable {
     }
 
     async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        match DEVICE_SCOPE.try_with(Arc::clone) {
+            Ok(devices) => self.scan_scoped(state, projection, filters, &devices).await,
+            Err(_) => self.scan_all(state, projection, filters, limit).await,
+        }
+    }
+}
+
+impl StoreTable {
+    /// The scan limited to `devices`: filtered on `DeviceId` (read even when the query does
+    /// not project it, then dropped), with no limit pushed below the filter.
+    async fn scan_scoped(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        devices: &HashSet<String>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let wanted: Vec<usize> = projection
+            .cloned()
+            .unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+        let Some(dev_col) = self.table.position(Col::DeviceId) else {
+            return Ok(Arc::new(EmptyExec::new(Arc::new(
+                self.schema.project(&wanted)?,
+            ))));
+        };
+        let mut read = wanted.clone();
+        if !read.contains(&dev_col) {
+            read.push(dev_col);
+        }
+        let input = self.scan_all(state, Some(&read), filters, None).await?;
+        let schema = input.schema();
+        let at = read.iter().position(|&c| c == dev_col).unwrap_or(0);
+        let mut ids: Vec<&String> = devices.iter().collect();
+        ids.sort();
+        let list = ids
+            .into_iter()
+            .map(|d| lit_expr(ScalarValue::Utf8(Some(d.clone()))))
+            .collect();
+        let predicate = in_list(
+            Arc::new(PhysColumn::new(Col::DeviceId.name(), at)),
+            list,
+            &false,
+            &schema,
+        )?;
+        let filtered: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(predicate, input)?);
+        if read.len() == wanted.len() {
+            return Ok(filtered);
+        }
+        let exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = (0..wanted.len())
+            .map(|i| {
+                let name = schema.field(i).name().clone();
+                (
+                    Arc::new(PhysColumn::new(&name, i)) as Arc<dyn PhysicalExpr>,
+                    name,
+                )
+            })
+            .collect();
+        Ok(Arc::new(ProjectionExec::try_new(exprs, filtered)?))
+    }
+
+    async fn scan_all(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,

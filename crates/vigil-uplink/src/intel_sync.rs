@@ -21,7 +21,7 @@ use std::sync::Arc;
 use prost::Message;
 use vigil_intel::{Indicator, IntelSet};
 use vigil_proto::intel::{from_synced, to_synced};
-use vigil_proto::pb::IndicatorChunk;
+use vigil_proto::pb::{IndicatorChunk, SyncedIndicator};
 
 use crate::spool::format::Crc32;
 
@@ -108,9 +108,12 @@ impl IndicatorCache {
                     Err(_) => break,
                 },
                 KIND_COMMIT => {
-                    for c in uncommitted.drain(..) {
-                        // Chunks were checked before they were written.
-                        let _ = cache.apply_to_map(c);
+                    for mut c in uncommitted.drain(..) {
+                        // Chunks were checked before they were written; one that no longer
+                        // checks (a file changed under us) is dropped, not half-applied.
+                        if let Ok(up) = Self::checked(std::mem::take(&mut c.upserts)) {
+                            cache.apply_to_map(c, up);
+                        }
                     }
                     cache.committed_len = offset;
                 }
@@ -161,18 +164,23 @@ impl IndicatorCache {
             .min()
     }
 
-    /// Checks a chunk and applies it to memory only.
-    fn apply_to_map(&mut self, chunk: IndicatorChunk) -> Result<(), String> {
-        let mut upserts = Vec::with_capacity(chunk.upserts.len());
-        for s in chunk.upserts {
-            upserts.push(from_synced(s).map_err(|e| e.to_string())?);
-        }
+    /// Checks a chunk's indicators (each is parsed and normalised once).
+    fn checked(upserts: Vec<SyncedIndicator>) -> Result<Vec<Indicator>, String> {
+        upserts
+            .into_iter()
+            .map(|s| from_synced(s).map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    /// Applies a checked chunk to memory only.
+    fn apply_to_map(&mut self, chunk: IndicatorChunk, upserts: Vec<Indicator>) {
         if chunk.full {
             self.map.clear();
         }
         for id in chunk.removed {
             self.map.remove(&id);
         }
+        self.map.reserve(upserts.len());
         for ind in upserts {
             self.map.insert(ind.id, ind);
         }
@@ -180,24 +188,22 @@ impl IndicatorCache {
             self.set_id = chunk.set_id;
             self.version = chunk.version;
         }
-        Ok(())
     }
 
     /// Apply one chunk of a sync: checked, written to the journal, applied in memory. The last
     /// chunk commits the sync (fsynced). A refused chunk changes nothing on disk; call
     /// [`IndicatorCache::abort`] to drop the sync's earlier chunks.
-    pub fn apply(&mut self, chunk: IndicatorChunk) -> Result<(), String> {
-        // Check every indicator before anything is written.
-        for s in &chunk.upserts {
-            from_synced(s.clone()).map_err(|e| format!("the server sent a bad {e}"))?;
-        }
-        let last = chunk.last;
+    pub fn apply(&mut self, mut chunk: IndicatorChunk) -> Result<(), String> {
         let bytes = record(KIND_CHUNK, &chunk.encode_to_vec());
+        // Check every indicator before anything is written.
+        let upserts = Self::checked(std::mem::take(&mut chunk.upserts))
+            .map_err(|e| format!("the server sent a bad {e}"))?;
+        let last = chunk.last;
         self.file
             .write_all(&bytes)
             .map_err(|e| format!("cannot write the indicator cache: {e}"))?;
         self.pending = true;
-        self.apply_to_map(chunk)?;
+        self.apply_to_map(chunk, upserts);
         if last {
             self.file
                 .write_all(&record(KIND_COMMIT, &[]))

@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Number, Value};
 
-/// Parse the text inside `dynamic(...)`.
+/// Parse the text inside `dynamic(...)`. Object keys come out sorted (the canonical form of
+/// dynamic values in the store), whatever order the text wrote them in.
 pub fn parse_dynamic(text: &str) -> Result<Value, String> {
     let mut p = Parser {
         s: text.as_bytes(),
@@ -19,6 +20,8 @@ pub fn parse_dynamic(text: &str) -> Result<Value, String> {
             p.pos
         ));
     }
+    let mut v = v;
+    v.sort_all_objects();
     Ok(v)
 }
 

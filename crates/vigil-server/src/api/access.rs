@@ -170,13 +170,17 @@ pub async fn guard(State(ctx): State<Arc<Ctx>>, mut req: Request, next: Next) ->
     let actor = principal.name.clone();
     let resp = match refusal(&ctx, &method, need, &principal, csrf_ok) {
         Some(refused) => refused.into_response(),
-        None => {
-            if let Ok(v) = HeaderValue::from_str(&principal.name) {
-                req.headers_mut().insert(PRINCIPAL_HEADER, v);
+        None => match super::scope::Scope::of(&ctx, &principal).await {
+            Ok(scope) => {
+                if let Ok(v) = HeaderValue::from_str(&principal.name) {
+                    req.headers_mut().insert(PRINCIPAL_HEADER, v);
+                }
+                req.extensions_mut().insert(principal);
+                req.extensions_mut().insert(scope);
+                next.run(req).await
             }
-            req.extensions_mut().insert(principal);
-            next.run(req).await
-        }
+            Err(e) => e.into_response(),
+        },
     };
     // Every change is audited, refused ones included (who tried what matters most then).
     if method != Method::GET {

@@ -32,6 +32,7 @@ use vigil_state::{
 };
 
 use super::body::{page_param, Body};
+use super::scope::Scope;
 use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::respond::kinds;
 use crate::{now_ms, Ctx};
@@ -104,6 +105,24 @@ fn action_json(a: &ResponseAction) -> Value {
     })
 }
 
+/// An action the request may see (one on a device outside its scope is not found).
+async fn seen_action(ctx: &Ctx, scope: &Scope, id: &str) -> Result<ResponseAction, ApiError> {
+    let a = ctx.state.action(id).await.map_err(not_found_or_internal)?;
+    scope.check(&a.device_id, || format!("no action {id}"))?;
+    Ok(a)
+}
+
+/// A live-response session the request may see.
+async fn seen_session(ctx: &Ctx, scope: &Scope, id: &str) -> Result<LiveSession, ApiError> {
+    let s = ctx
+        .state
+        .live_session(id)
+        .await
+        .map_err(not_found_or_internal)?;
+    scope.check(&s.device_id, || format!("no live-response session {id}"))?;
+    Ok(s)
+}
+
 async fn full_action_json(ctx: &Ctx, a: &ResponseAction) -> Result<Value, ApiError> {
     let events: Vec<ActionEvent> = ctx.state.action_events(&a.id).await.map_err(internal)?;
     let files = ctx
@@ -136,9 +155,11 @@ async fn create_action(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(device): Path<String>,
+    scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
+    scope.check(&device, || format!("no device {device}"))?;
     let b = Body::parse(&raw, &["type", "args", "comment", "ttl_seconds"])?;
     let kind = b.string("type")?.ok_or_else(|| {
         bad(format!(
@@ -181,6 +202,7 @@ async fn create_action(
 async fn list_actions(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
+    scope: Scope,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
@@ -204,6 +226,7 @@ async fn list_actions(
         open: q.get("pending").is_some_and(|p| p == "true"),
         kind: q.get("type").cloned(),
         session_id: q.get("session").cloned(),
+        device_ids: scope.device_ids(),
         limit: limit as u32,
         offset: num("offset", 0)?,
     };
@@ -220,9 +243,10 @@ async fn show_action(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
-    let a = ctx.state.action(&id).await.map_err(not_found_or_internal)?;
+    let a = seen_action(&ctx, &scope, &id).await?;
     Ok(Json(full_action_json(&ctx, &a).await?))
 }
 
@@ -230,10 +254,12 @@ async fn cancel_action(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
     let b = Body::parse(&raw, &["comment"])?;
+    seen_action(&ctx, &scope, &id).await?;
     let a = ctx
         .respond
         .cancel(&ctx, &id, &actor, &b.string("comment")?.unwrap_or_default())
@@ -246,11 +272,12 @@ async fn undo_action(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
     let b = Body::parse(&raw, &["comment"])?;
-    let a = ctx.state.action(&id).await.map_err(not_found_or_internal)?;
+    let a = seen_action(&ctx, &scope, &id).await?;
     if a.status != "Succeeded" {
         return Err(bad(format!(
             "action {id} is {}: only a succeeded action can be undone",
@@ -320,9 +347,13 @@ async fn download_file(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
 ) -> Result<Response, ApiError> {
     authenticate(&ctx, &headers).await?;
     let f = ctx.state.file(&id).await.map_err(not_found_or_internal)?;
+    if let Some(d) = &f.device_id {
+        scope.check(d, || format!("no file {id}"))?;
+    }
     file_response(&ctx, &f).await
 }
 
@@ -402,8 +433,10 @@ async fn open_session(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(device): Path<String>,
+    scope: Scope,
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
+    scope.check(&device, || format!("no device {device}"))?;
     let s = ctx
         .state
         .open_live_session(&device, &actor, now_ms())
@@ -417,13 +450,10 @@ async fn show_session(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
-    let s = ctx
-        .state
-        .live_session(&id)
-        .await
-        .map_err(not_found_or_internal)?;
+    let s = seen_session(&ctx, &scope, &id).await?;
     let mut v = session_json(&s, ctx.respond.connected(&s.device_id));
     let (items, _) = ctx
         .state
@@ -442,8 +472,10 @@ async fn close_session(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
+    seen_session(&ctx, &scope, &id).await?;
     let s = ctx
         .state
         .close_live_session(&id, now_ms())
@@ -457,15 +489,12 @@ async fn live_command(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
     let b = Body::parse(&raw, &["command", "args", "wait_seconds"])?;
-    let s = ctx
-        .state
-        .live_session(&id)
-        .await
-        .map_err(not_found_or_internal)?;
+    let s = seen_session(&ctx, &scope, &id).await?;
     if s.closed_ms.is_some() {
         return Err(bad(format!("live-response session {id} is closed")));
     }

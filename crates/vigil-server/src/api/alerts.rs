@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -30,7 +30,8 @@ use serde_json::{json, Value};
 use vigil_state::{Alert, AuditEntry, Comment, Incident, LifecycleUpdate};
 
 use super::body::Body;
-use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiResult};
+use super::scope::Scope;
+use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::{now_ms, Ctx};
 
 pub(super) fn routes() -> Router<Arc<Ctx>> {
@@ -177,6 +178,7 @@ const DEFAULT_PAGE: u32 = 50;
 async fn list_alerts(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
+    scope: Scope,
     q: Result<Query<AlertsQuery>, QueryRejection>,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
@@ -192,6 +194,7 @@ async fn list_alerts(
         technique: q.technique,
         assignee: q.assignee,
         text: q.q,
+        device_ids: scope.device_ids(),
     };
     let paged = q.limit.is_some() || q.offset.is_some();
     if !paged {
@@ -248,6 +251,7 @@ const MAX_BULK: usize = 1000;
 async fn bulk_update(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
+    scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
@@ -281,7 +285,7 @@ async fn bulk_update(
     let rest = serde_json::to_vec(&Value::Object(fields)).map_err(internal)?;
     let u = lifecycle_update(&rest)?;
     for id in &ids {
-        ctx.state.alert(id).await.map_err(not_found_or_internal)?;
+        seen_alert(&ctx, &scope, id).await?;
     }
     let mut updated = Vec::with_capacity(ids.len());
     for id in &ids {
@@ -294,6 +298,26 @@ async fn bulk_update(
     }
     tracing::info!(alerts = ids.len(), actor = %actor, "alerts updated in bulk");
     Ok(Json(json!({ "updated": updated.len(), "items": updated })))
+}
+
+/// An alert the request may see (one outside its device scope is not found).
+async fn seen_alert(ctx: &Ctx, scope: &Scope, id: &str) -> Result<Alert, ApiError> {
+    let a = ctx.state.alert(id).await.map_err(not_found_or_internal)?;
+    scope.check(&a.device_id, || format!("no alert {id}"))?;
+    Ok(a)
+}
+
+/// An incident the request may see: one of its devices is in scope.
+async fn seen_incident(ctx: &Ctx, scope: &Scope, id: &str) -> Result<Incident, ApiError> {
+    let i = ctx
+        .state
+        .incident(id)
+        .await
+        .map_err(not_found_or_internal)?;
+    if !scope.sees_any(i.devices.iter()) {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("no incident {id}")));
+    }
+    Ok(i)
 }
 
 async fn alert_detail(ctx: &Ctx, a: &Alert) -> ApiResult {
@@ -309,9 +333,10 @@ async fn show_alert(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
-    let a = ctx.state.alert(&id).await.map_err(not_found_or_internal)?;
+    let a = seen_alert(&ctx, &scope, &id).await?;
     alert_detail(&ctx, &a).await
 }
 
@@ -319,10 +344,12 @@ async fn update_alert(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
     let u = lifecycle_update(&raw)?;
+    seen_alert(&ctx, &scope, &id).await?;
     let a = ctx
         .state
         .update_alert(&id, &u, &actor, now_ms())
@@ -336,10 +363,12 @@ async fn comment_alert(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
     let text = comment_text(&raw)?;
+    seen_alert(&ctx, &scope, &id).await?;
     let c = ctx
         .state
         .comment_alert(&id, &actor, &text, now_ms())
@@ -358,6 +387,7 @@ struct IncidentsQuery {
 async fn list_incidents(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
+    scope: Scope,
     q: Result<Query<IncidentsQuery>, QueryRejection>,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
@@ -372,13 +402,15 @@ async fn list_incidents(
         .map_err(not_found_or_internal)?;
     Ok(Json(json!(incidents
         .iter()
+        .filter(|i| scope.sees_any(i.devices.iter()))
         .map(incident_json)
         .collect::<Vec<_>>())))
 }
 
-async fn incident_detail(ctx: &Ctx, i: &Incident) -> ApiResult {
+async fn incident_detail(ctx: &Ctx, scope: &Scope, i: &Incident) -> ApiResult {
     let mut v = incident_json(i);
-    let alerts = ctx.state.incident_alerts(&i.id).await.map_err(internal)?;
+    let mut alerts = ctx.state.incident_alerts(&i.id).await.map_err(internal)?;
+    alerts.retain(|a| scope.sees(&a.device_id));
     let comments = ctx.state.incident_comments(&i.id).await.map_err(internal)?;
     let history = ctx.state.incident_history(&i.id).await.map_err(internal)?;
     let entities = ctx
@@ -389,6 +421,7 @@ async fn incident_detail(ctx: &Ctx, i: &Incident) -> ApiResult {
     v["Alerts"] = json!(alerts.iter().map(alert_json).collect::<Vec<_>>());
     v["Entities"] = json!(entities
         .iter()
+        .filter(|(k, val)| *k != "device" || scope.sees(val))
         .map(|(k, val)| json!({ "Kind": k, "Value": val }))
         .collect::<Vec<_>>());
     v["Comments"] = comments_json(&comments);
@@ -400,41 +433,42 @@ async fn show_incident(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
-    let i = ctx
-        .state
-        .incident(&id)
-        .await
-        .map_err(not_found_or_internal)?;
-    incident_detail(&ctx, &i).await
+    let i = seen_incident(&ctx, &scope, &id).await?;
+    incident_detail(&ctx, &scope, &i).await
 }
 
 async fn update_incident(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
     let u = lifecycle_update(&raw)?;
+    seen_incident(&ctx, &scope, &id).await?;
     let i = ctx
         .state
         .update_incident(&id, &u, &actor, now_ms())
         .await
         .map_err(not_found_or_internal)?;
     tracing::info!(incident = %id, actor = %actor, status = %i.status, "incident updated");
-    incident_detail(&ctx, &i).await
+    incident_detail(&ctx, &scope, &i).await
 }
 
 async fn comment_incident(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
     let text = comment_text(&raw)?;
+    seen_incident(&ctx, &scope, &id).await?;
     let c = ctx
         .state
         .comment_incident(&id, &actor, &text, now_ms())

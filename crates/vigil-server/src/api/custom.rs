@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use vigil_state::{CustomDetection, NewCustomDetection};
 
 use super::body::Body;
+use super::scope::Scope;
 use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::alert_tables::AlertTables;
 use crate::{custom, now_ms, Ctx};
@@ -58,9 +59,12 @@ fn rule_json(d: &CustomDetection) -> Value {
 async fn create(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
+    scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
+    // A detection runs over every device's rows and raises alerts on any of them.
+    scope.refuse_if_limited("creating a custom detection")?;
     let body = Body::parse(
         &raw,
         &[
@@ -177,8 +181,10 @@ async fn run_now(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Scope,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
+    scope.refuse_if_limited("running a custom detection")?;
     let d = ctx
         .state
         .custom_detection(&id)

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use vigil_intel::{IndicatorType, IntelSet};
 use vigil_schema::{Col, Table};
 
+use super::scope::Scope;
 use super::{authenticate, bad, internal, rfc3339, ApiError, ApiResult};
 use crate::{now_ms, Ctx};
 
@@ -126,13 +127,14 @@ async fn prevalence(
     Ok(p)
 }
 
-async fn alerts(ctx: &Ctx, needle: &str) -> Result<Vec<Value>, ApiError> {
+async fn alerts(ctx: &Ctx, scope: &Scope, needle: &str) -> Result<Vec<Value>, ApiError> {
     Ok(ctx
         .state
         .alerts_mentioning(needle, 100)
         .await
         .map_err(internal)?
         .iter()
+        .filter(|a| scope.sees(&a.device_id))
         .map(super::alerts::alert_json)
         .collect())
 }
@@ -166,8 +168,11 @@ async fn file(
     headers: HeaderMap,
     Path(hash): Path<String>,
     Query(range): Query<Range>,
+    scope: Scope,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
+    // Prevalence counts only the rows of devices in the principal's scope.
+    vigil_store::with_device_scope(scope.devices(), async {
     let kind = match hash.len() {
         64 => IndicatorType::Sha256,
         40 => IndicatorType::Sha1,
@@ -235,9 +240,11 @@ async fn file(
         "HashType": kind.as_str(),
         "Prevalence": prev.json(),
         "Names": names.iter().take(100).map(|(n, f)| json!({ "FileName": n, "FolderPath": f })).collect::<Vec<_>>(),
-        "Alerts": alerts(&ctx, &h).await?,
+        "Alerts": alerts(&ctx, &scope, &h).await?,
         "Indicators": ind,
     })))
+    })
+    .await
 }
 
 async fn ip(
@@ -245,27 +252,32 @@ async fn ip(
     headers: HeaderMap,
     Path(raw): Path<String>,
     Query(range): Query<Range>,
+    scope: Scope,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
-    let addr = vigil_intel::normalize::ip(&raw).map_err(|e| bad(e.to_string()))?;
-    let text = addr.to_string();
-    let since = since_ns(&range)?;
-    let prev = prevalence(&ctx, since, |t| {
-        t.has(Col::RemoteIP)
-            .then(|| format!("\"RemoteIP\" = {}", sql_str(&text)))
+    // Prevalence counts only the rows of devices in the principal's scope.
+    vigil_store::with_device_scope(scope.devices(), async {
+        let addr = vigil_intel::normalize::ip(&raw).map_err(|e| bad(e.to_string()))?;
+        let text = addr.to_string();
+        let since = since_ns(&range)?;
+        let prev = prevalence(&ctx, since, |t| {
+            t.has(Col::RemoteIP)
+                .then(|| format!("\"RemoteIP\" = {}", sql_str(&text)))
+        })
+        .await?;
+        let ind = indicators(&ctx, IndicatorType::Ip, &text, |s| {
+            s.ip(addr).map(|x| x.indicator.id)
+        })
+        .await?;
+        Ok(Json(json!({
+            "Type": "Ip",
+            "Value": text,
+            "Prevalence": prev.json(),
+            "Alerts": alerts(&ctx, &scope, &text).await?,
+            "Indicators": ind,
+        })))
     })
-    .await?;
-    let ind = indicators(&ctx, IndicatorType::Ip, &text, |s| {
-        s.ip(addr).map(|x| x.indicator.id)
-    })
-    .await?;
-    Ok(Json(json!({
-        "Type": "Ip",
-        "Value": text,
-        "Prevalence": prev.json(),
-        "Alerts": alerts(&ctx, &text).await?,
-        "Indicators": ind,
-    })))
+    .await
 }
 
 async fn domain(
@@ -273,8 +285,11 @@ async fn domain(
     headers: HeaderMap,
     Path(raw): Path<String>,
     Query(range): Query<Range>,
+    scope: Scope,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
+    // Prevalence counts only the rows of devices in the principal's scope.
+    vigil_store::with_device_scope(scope.devices(), async {
     let name = vigil_intel::normalize::domain(&raw).map_err(|e| bad(e.to_string()))?;
     let since = since_ns(&range)?;
     // The host of each RemoteUrl must be the name or under it: the matcher decides, with the
@@ -324,7 +339,9 @@ async fn domain(
         "Type": "Domain",
         "Value": name,
         "Prevalence": prev.json(),
-        "Alerts": alerts(&ctx, &name).await?,
+        "Alerts": alerts(&ctx, &scope, &name).await?,
         "Indicators": ind,
     })))
+    })
+    .await
 }

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use vigil_kql::{DiagKind, Diagnostic};
 
 use super::body::Body;
+use super::scope::Scope;
 use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::hunt::{hunt, HuntError, HuntLimits, API_MAX_ROWS};
 use crate::Ctx;
@@ -163,8 +164,14 @@ pub(crate) fn diagnostics_json(query: &str, diags: &[Diagnostic]) -> Value {
     )
 }
 
-async fn run(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, raw: axum::body::Bytes) -> Response {
-    match run_inner(&ctx, &headers, &raw).await {
+async fn run(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    scope: Scope,
+    raw: axum::body::Bytes,
+) -> Response {
+    // A principal limited to device groups hunts over its devices' rows only.
+    match vigil_store::with_device_scope(scope.devices(), run_inner(&ctx, &headers, &raw)).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => e,
     }

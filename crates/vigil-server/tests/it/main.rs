@@ -12,4 +12,5 @@ mod hunting;
 mod ingest;
 mod intel;
 mod openapi;
+mod scope;
 mod triage;

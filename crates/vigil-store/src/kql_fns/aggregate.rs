@@ -25,6 +25,7 @@ use datafusion::physical_expr::expressions::Literal;
 use serde_json::{Map, Value};
 
 use super::dynamic::arrays::elements;
+use super::dynamic::json::sorted_text;
 use super::dynamic::udf::{Kind, Params};
 
 /// KQL's default and largest size of a `make_set`/`make_list` result.
@@ -309,8 +310,7 @@ impl BagAcc {
     }
 
     fn text(&self) -> String {
-        // Serialising a map of JSON values cannot fail.
-        serde_json::to_string(&self.bag).unwrap_or_default()
+        sorted_text(Value::Object(self.bag.clone()))
     }
 }
 

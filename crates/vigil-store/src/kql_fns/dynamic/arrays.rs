@@ -14,7 +14,9 @@ use datafusion::common::{exec_err, Result};
 use datafusion::execution::context::SessionContext;
 use serde_json::{Map, Value};
 
-use super::json::{canonical, json_cmp, json_eq, quote, raw_elements, raw_property};
+use super::json::{
+    canonical, json_cmp, json_eq, quote, raw_elements, raw_property, sorted_text,
+};
 use super::udf::{reg, Args, Kind, Params, Strs};
 use super::{cows, strings};
 
@@ -302,9 +304,14 @@ fn bag_pack(a: &Args) -> Result<ArrayRef> {
     })
 }
 
+/// A JSON object's members, keys sorted at every level (the canonical order).
 fn object(json: Option<&str>) -> Option<Map<String, Value>> {
     match serde_json::from_str(json?).ok()? {
-        Value::Object(m) => Some(m),
+        Value::Object(mut m) => {
+            m.sort_keys();
+            m.values_mut().for_each(Value::sort_all_objects);
+            Some(m)
+        }
         _ => None,
     }
 }
@@ -331,7 +338,7 @@ fn bag_merge(a: &Args) -> Result<ArrayRef> {
                 acc.entry(k).or_insert(v);
             }
         }
-        merged.map(|m| Cow::Owned(Value::Object(m).to_string()))
+        merged.map(|m| Cow::Owned(sorted_text(Value::Object(m))))
     }))
 }
 
@@ -383,7 +390,7 @@ fn bag_remove_keys(a: &Args) -> Result<ArrayRef> {
                 remove_path(&mut bag, &path(k));
             }
         }
-        Some(Cow::Owned(bag.to_string()))
+        Some(Cow::Owned(sorted_text(bag)))
     }))
 }
 

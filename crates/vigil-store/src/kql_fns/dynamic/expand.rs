@@ -15,7 +15,7 @@ use datafusion::execution::context::SessionContext;
 use serde_json::Value;
 
 use super::arrays::element_text;
-use super::json::{canonical, quote, raw_elements};
+use super::json::{canonical, quote, raw_elements, sorted_text};
 use super::udf::{list_of, reg, ts_type, Args, Kind, Params, UTC};
 use crate::kql_fns::time::civil::NS_DAY;
 
@@ -79,8 +79,11 @@ fn push_elements(text: &str, kv: bool, b: &mut StringBuilder) {
         }
     } else if t.starts_with('{') {
         if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(t) {
-            for (k, v) in m {
-                let (k, v) = (quote(&k), v.to_string());
+            // Members in the canonical order: keys sorted at every level.
+            let mut members: Vec<(String, Value)> = m.into_iter().collect();
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            for (k, v) in members {
+                let (k, v) = (quote(&k), sorted_text(v));
                 b.append_value(if kv {
                     format!("[{k},{v}]")
                 } else {

@@ -171,16 +171,20 @@ pub(crate) fn canonical(raw: &str) -> Option<Cow<'_, str>> {
         _ => {}
     }
     let v: Value = serde_json::from_str(raw).ok()?;
-    to_text(&v).map(Cow::Owned)
+    into_text(v).map(Cow::Owned)
 }
 
-/// The canonical text of `v`; `None` for JSON null.
-pub(crate) fn to_text(v: &Value) -> Option<String> {
-    if v.is_null() {
-        None
-    } else {
-        Some(v.to_string())
-    }
+/// The canonical text of `v`, with object keys sorted (serde_json keeps insertion order in
+/// this build, since `preserve_order` is on); `None` for JSON null.
+pub(crate) fn into_text(v: Value) -> Option<String> {
+    (!v.is_null()).then(|| sorted_text(v))
+}
+
+/// The JSON text of `v` with object keys sorted: how every dynamic value built from a
+/// `serde_json::Value` is written.
+pub(crate) fn sorted_text(mut v: Value) -> String {
+    v.sort_all_objects();
+    v.to_string()
 }
 
 /// The JSON text of a string.

@@ -3,8 +3,9 @@
 //! lists `mv-expand` unnests (`expand.rs`). `udf.rs` holds the machinery every `kql_*`
 //! scalar function of this module and of `time` is built with; `json.rs` the JSON scanning.
 //!
-//! **Invariant:** a dynamic's text is serde_json's compact serialization (object keys sorted,
-//! as serde_json without `preserve_order` writes them); a JSON `null` as a whole value is
+//! **Invariant:** a dynamic's text is serde_json's compact serialization with object keys
+//! sorted (`json::into_text` sorts them: the workspace builds serde_json with
+//! `preserve_order`, which would otherwise keep input order); a JSON `null` as a whole value is
 //! returned as SQL null. Property and element access (`kql_dyn_get`) scans the text without
 //! building a tree and returns simple values (strings without escapes, integers, booleans)
 //! as slices of the input.

@@ -6,6 +6,7 @@ use datafusion::common::exec_err;
 use serde_json::{Map, Value as Json};
 
 use super::build;
+use crate::kql_fns::dynamic::json::sorted_text;
 use super::text::url_decode;
 use super::{Call, KqlUdf, Sig, Ty};
 
@@ -19,7 +20,7 @@ pub(super) fn functions(out: &mut Vec<KqlUdf>) {
         Box::new(|c: &Call| {
             let s = c.str(0);
             build::strings(c.len, |i, out| {
-                out.push_str(&parse_url(s.get(i)).to_string());
+                out.push_str(&sorted_text(parse_url(s.get(i))));
                 Ok(true)
             })
         }),
@@ -31,7 +32,7 @@ pub(super) fn functions(out: &mut Vec<KqlUdf>) {
         Box::new(|c: &Call| {
             let s = c.str(0);
             build::strings(c.len, |i, out| {
-                out.push_str(&parse_path(s.get(i)).to_string());
+                out.push_str(&sorted_text(parse_path(s.get(i))));
                 Ok(true)
             })
         }),
