@@ -13,10 +13,11 @@
 //!
 //! **Invariant:** only this module and `grpc.rs` turn internal types into wire shapes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,6 +27,7 @@ use serde_json::{json, Value};
 use vigil_state::{Device, EnrollmentToken};
 
 use crate::{now_ms, Ctx};
+use list::ListQuery;
 use scope::Scope;
 
 pub mod access;
@@ -36,6 +38,7 @@ mod custom;
 mod entities;
 mod hunt;
 mod intel;
+mod list;
 mod openapi;
 mod rules;
 mod scope;
@@ -184,13 +187,15 @@ async fn create_token(
     Ok(Json(v))
 }
 
-async fn list_tokens(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> ApiResult {
+async fn list_tokens(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Query(lq): Query<HashMap<String, String>>,
+) -> ApiResult {
     authenticate(&ctx, &headers).await?;
+    let list = ListQuery::parse(&lq, &[])?;
     let tokens = ctx.state.list_enrollment_tokens().await.map_err(internal)?;
-    Ok(Json(json!(tokens
-        .iter()
-        .map(token_json)
-        .collect::<Vec<_>>())))
+    list.answer(tokens.iter().map(token_json).collect::<Vec<_>>())
 }
 
 async fn revoke_token(
@@ -246,16 +251,24 @@ pub fn device_json(d: &Device, inactive_after: Duration, now: i64) -> Value {
     })
 }
 
-async fn list_devices(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, scope: Scope) -> ApiResult {
+async fn list_devices(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    scope: Scope,
+    Query(lq): Query<HashMap<String, String>>,
+) -> ApiResult {
     authenticate(&ctx, &headers).await?;
+    let list = ListQuery::parse(&lq, &[])?;
     let inactive = Duration::from_secs(ctx.cfg.server.inactive_after_secs);
     let now = now_ms();
     let devices = ctx.state.list_devices().await.map_err(internal)?;
-    Ok(Json(json!(devices
-        .iter()
-        .filter(|d| scope.sees(&d.id))
-        .map(|d| device_json(d, inactive, now))
-        .collect::<Vec<_>>())))
+    list.answer(
+        devices
+            .iter()
+            .filter(|d| scope.sees(&d.id))
+            .map(|d| device_json(d, inactive, now))
+            .collect::<Vec<_>>(),
+    )
 }
 
 async fn show_device(

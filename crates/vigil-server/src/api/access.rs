@@ -31,6 +31,7 @@ use serde_json::{json, Value};
 use vigil_state::{AuditRecord, Principal};
 
 use super::body::{page_param, Body};
+use super::list::ListQuery;
 use super::{bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::{now_ms, Ctx};
 
@@ -340,9 +341,13 @@ fn user_json(u: &vigil_state::ConsoleUser) -> Value {
     })
 }
 
-async fn list_users(State(ctx): State<Arc<Ctx>>) -> ApiResult {
+async fn list_users(
+    State(ctx): State<Arc<Ctx>>,
+    Query(lq): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let list = ListQuery::parse(&lq, &[])?;
     let users = ctx.state.console_users().await.map_err(internal)?;
-    Ok(Json(json!(users.iter().map(user_json).collect::<Vec<_>>())))
+    list.answer(users.iter().map(user_json).collect::<Vec<_>>())
 }
 
 fn conflict_or(e: vigil_state::StateError) -> ApiError {
@@ -414,9 +419,13 @@ fn role_json(r: &vigil_state::Role) -> Value {
     })
 }
 
-async fn list_roles(State(ctx): State<Arc<Ctx>>) -> ApiResult {
+async fn list_roles(
+    State(ctx): State<Arc<Ctx>>,
+    Query(lq): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let list = ListQuery::parse(&lq, &[])?;
     let roles = ctx.state.roles().await.map_err(internal)?;
-    Ok(Json(json!(roles.iter().map(role_json).collect::<Vec<_>>())))
+    list.answer(roles.iter().map(role_json).collect::<Vec<_>>())
 }
 
 async fn create_role(State(ctx): State<Arc<Ctx>>, raw: axum::body::Bytes) -> ApiResult {
@@ -454,12 +463,13 @@ fn token_json(t: &vigil_state::ApiToken) -> Value {
     })
 }
 
-async fn list_tokens(State(ctx): State<Arc<Ctx>>) -> ApiResult {
+async fn list_tokens(
+    State(ctx): State<Arc<Ctx>>,
+    Query(lq): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let list = ListQuery::parse(&lq, &[])?;
     let tokens = ctx.state.list_api_tokens().await.map_err(internal)?;
-    Ok(Json(json!(tokens
-        .iter()
-        .map(token_json)
-        .collect::<Vec<_>>())))
+    list.answer(tokens.iter().map(token_json).collect::<Vec<_>>())
 }
 
 async fn create_token(State(ctx): State<Arc<Ctx>>, raw: axum::body::Bytes) -> ApiResult {

@@ -32,6 +32,7 @@ use vigil_state::{
 };
 
 use super::body::{page_param, Body};
+use super::list::ListQuery;
 use super::scope::Scope;
 use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::respond::kinds;
@@ -357,10 +358,15 @@ async fn download_file(
     file_response(&ctx, &f).await
 }
 
-async fn list_library(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> ApiResult {
+async fn list_library(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Query(lq): Query<HashMap<String, String>>,
+) -> ApiResult {
     authenticate(&ctx, &headers).await?;
+    let list = ListQuery::parse(&lq, &[])?;
     let files = ctx.state.files("library", None).await.map_err(internal)?;
-    Ok(Json(json!(files.iter().map(file_json).collect::<Vec<_>>())))
+    list.answer(files.iter().map(file_json).collect::<Vec<_>>())
 }
 
 async fn add_library_file(

@@ -18,6 +18,7 @@
 //! clears classification, determination or assignee). Values are checked by the state store,
 //! which names the field and the allowed values; nothing changes when anything is refused.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
@@ -30,6 +31,7 @@ use serde_json::{json, Value};
 use vigil_state::{Alert, AuditEntry, Comment, Incident, LifecycleUpdate};
 
 use super::body::Body;
+use super::list::ListQuery;
 use super::scope::Scope;
 use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::{now_ms, Ctx};
@@ -377,34 +379,37 @@ async fn comment_alert(
     Ok(Json(comments_json(&[c])[0].clone()))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IncidentsQuery {
-    since_ms: Option<i64>,
-    status: Option<String>,
-}
-
 async fn list_incidents(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
     scope: Scope,
-    q: Result<Query<IncidentsQuery>, QueryRejection>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
-    let Query(q) = q.map_err(|e| bad(format!("invalid query: {e}")))?;
+    let list = ListQuery::parse(&q, &["since_ms", "status"])?;
+    let since_ms = match q.get("since_ms") {
+        None => 0,
+        Some(v) => v.parse::<i64>().map_err(|_| {
+            bad(format!(
+                "parameter since_ms must be unix milliseconds, not {v:?}"
+            ))
+        })?,
+    };
     let incidents = ctx
         .state
         .list_incidents(&vigil_state::IncidentFilter {
-            since_ms: q.since_ms.unwrap_or(0),
-            status: q.status,
+            since_ms,
+            status: q.get("status").cloned(),
         })
         .await
         .map_err(not_found_or_internal)?;
-    Ok(Json(json!(incidents
-        .iter()
-        .filter(|i| scope.sees_any(i.devices.iter()))
-        .map(incident_json)
-        .collect::<Vec<_>>())))
+    list.answer(
+        incidents
+            .iter()
+            .filter(|i| scope.sees_any(i.devices.iter()))
+            .map(incident_json)
+            .collect(),
+    )
 }
 
 async fn incident_detail(ctx: &Ctx, scope: &Scope, i: &Incident) -> ApiResult {

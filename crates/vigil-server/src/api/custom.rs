@@ -7,9 +7,10 @@
 //! compile and return `Timestamp`, `ReportId` and `DeviceId` (see `custom.rs`), else 400 with
 //! the reason. `run` runs it now and answers the number of alerts raised.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,6 +18,7 @@ use serde_json::{json, Value};
 use vigil_state::{CustomDetection, NewCustomDetection};
 
 use super::body::Body;
+use super::list::ListQuery;
 use super::scope::Scope;
 use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::alert_tables::AlertTables;
@@ -118,10 +120,15 @@ async fn create(
     }
 }
 
-async fn list(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> ApiResult {
+async fn list(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Query(lq): Query<HashMap<String, String>>,
+) -> ApiResult {
     authenticate(&ctx, &headers).await?;
+    let list = ListQuery::parse(&lq, &[])?;
     let all = ctx.state.custom_detections().await.map_err(internal)?;
-    Ok(Json(Value::Array(all.iter().map(rule_json).collect())))
+    list.answer(all.iter().map(rule_json).collect())
 }
 
 async fn show(

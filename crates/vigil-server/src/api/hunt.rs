@@ -8,9 +8,10 @@
 //! "shared"}`; the query must parse), `GET|DELETE /api/v1/hunt/queries/{id}`. A query is the
 //! saving token's own unless `shared`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,6 +20,7 @@ use serde_json::{json, Value};
 use vigil_kql::{DiagKind, Diagnostic};
 
 use super::body::Body;
+use super::list::ListQuery;
 use super::scope::Scope;
 use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::hunt::{hunt, HuntError, HuntLimits, API_MAX_ROWS};
@@ -101,10 +103,15 @@ async fn save(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, raw: axum::body::
     }
 }
 
-async fn list_saved(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> ApiResult {
+async fn list_saved(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Query(lq): Query<HashMap<String, String>>,
+) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
-    let list = ctx.state.saved_queries(&actor).await.map_err(internal)?;
-    Ok(Json(Value::Array(list.iter().map(saved_json).collect())))
+    let list = ListQuery::parse(&lq, &[])?;
+    let saved = ctx.state.saved_queries(&actor).await.map_err(internal)?;
+    list.answer(saved.iter().map(saved_json).collect())
 }
 
 async fn show_saved(

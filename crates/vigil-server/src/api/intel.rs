@@ -32,6 +32,7 @@ use vigil_intel::{Action, Indicator, IndicatorType, Severity};
 use vigil_state::{Feed, IndicatorFilter, IndicatorRecord, IndicatorUpdate, NewFeed};
 
 use super::body::{page_param, Body};
+use super::list::ListQuery;
 use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::intel::StoreReport;
 use crate::{now_ms, Ctx};
@@ -505,10 +506,15 @@ fn feed_json(f: &Feed) -> Value {
     })
 }
 
-async fn list_feeds(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> ApiResult {
+async fn list_feeds(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Query(lq): Query<HashMap<String, String>>,
+) -> ApiResult {
     authenticate(&ctx, &headers).await?;
+    let list = ListQuery::parse(&lq, &[])?;
     let feeds = ctx.state.feeds().await.map_err(internal)?;
-    Ok(Json(json!(feeds.iter().map(feed_json).collect::<Vec<_>>())))
+    list.answer(feeds.iter().map(feed_json).collect::<Vec<_>>())
 }
 
 async fn create_feed(
@@ -643,22 +649,29 @@ async fn disable_feed(
     switch_feed(&ctx, &headers, &id, false).await
 }
 
-async fn list_warning_lists(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> ApiResult {
+async fn list_warning_lists(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Query(lq): Query<HashMap<String, String>>,
+) -> ApiResult {
     authenticate(&ctx, &headers).await?;
+    let list = ListQuery::parse(&lq, &[])?;
     let lists = ctx.state.warning_lists().await.map_err(internal)?;
-    Ok(Json(json!(lists
-        .iter()
-        .map(|l| {
-            let parsed = import::warninglist::WarningList::parse(l.body.as_bytes()).ok();
-            json!({
-                "WarningListId": l.id,
-                "Name": l.name,
-                "Type": parsed.as_ref().map(|w| w.kind_name()),
-                "Entries": parsed.as_ref().map(|w| w.len()),
-                "Created": rfc3339(l.created_ms),
+    list.answer(
+        lists
+            .iter()
+            .map(|l| {
+                let parsed = import::warninglist::WarningList::parse(l.body.as_bytes()).ok();
+                json!({
+                    "WarningListId": l.id,
+                    "Name": l.name,
+                    "Type": parsed.as_ref().map(|w| w.kind_name()),
+                    "Entries": parsed.as_ref().map(|w| w.len()),
+                    "Created": rfc3339(l.created_ms),
+                })
             })
-        })
-        .collect::<Vec<_>>())))
+            .collect::<Vec<_>>(),
+    )
 }
 
 async fn put_warning_list(

@@ -7,9 +7,10 @@
 //! `{"rule_id", "conditions": [{"key", "pattern"}], "devices": [..], "action": "hide|resolve",
 //! "ttl_seconds" | "expires_ms", "comment"}`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -18,6 +19,7 @@ use vigil_sigma::RuleInfo;
 use vigil_state::{NewSuppression, Suppression};
 
 use super::body::Body;
+use super::list::ListQuery;
 use super::{authenticate, bad, internal, not_found_or_internal, rfc3339, ApiError, ApiResult};
 use crate::detect::{attack, severity};
 use crate::{now_ms, Ctx};
@@ -50,14 +52,20 @@ fn rule_json(r: &RuleInfo, enabled: bool) -> Value {
     })
 }
 
-async fn list_rules(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> ApiResult {
+async fn list_rules(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Query(lq): Query<HashMap<String, String>>,
+) -> ApiResult {
     authenticate(&ctx, &headers).await?;
+    let list = ListQuery::parse(&lq, &[])?;
     let disabled = ctx.state.disabled_rules();
-    Ok(Json(json!(ctx
-        .rules
-        .iter()
-        .map(|r| rule_json(r, !disabled.contains(&r.id)))
-        .collect::<Vec<_>>())))
+    list.answer(
+        ctx.rules
+            .iter()
+            .map(|r| rule_json(r, !disabled.contains(&r.id)))
+            .collect::<Vec<_>>(),
+    )
 }
 
 async fn switch_rule(ctx: &Ctx, headers: &HeaderMap, id: &str, enabled: bool) -> ApiResult {
@@ -110,14 +118,20 @@ fn suppression_json(s: &Suppression, now: i64) -> Value {
     })
 }
 
-async fn list_suppressions(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> ApiResult {
+async fn list_suppressions(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Query(lq): Query<HashMap<String, String>>,
+) -> ApiResult {
     authenticate(&ctx, &headers).await?;
+    let list = ListQuery::parse(&lq, &[])?;
     let now = now_ms();
     let all = ctx.state.list_suppressions().await.map_err(internal)?;
-    Ok(Json(json!(all
-        .iter()
-        .map(|s| suppression_json(s, now))
-        .collect::<Vec<_>>())))
+    list.answer(
+        all.iter()
+            .map(|s| suppression_json(s, now))
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// The `conditions` field: a list of `{"key", "pattern"}`.

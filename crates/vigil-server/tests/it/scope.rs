@@ -98,6 +98,21 @@ fn a_token_limited_to_a_device_group_sees_and_acts_on_that_group_only() {
     let (st, v) = fx.api.get("/api/v1/devices");
     assert_eq!(st, 200);
     assert_eq!(devices_of(&v, "DeviceId"), ["dev-east", "dev-west"]);
+    // The inventory sorts, searches and pages (`api/list.rs`), after the scope.
+    let (st, v) = fx.api.get("/api/v1/devices?sort=DeviceId&order=desc");
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v[0]["DeviceId"], "dev-west", "{v}");
+    let (st, v) = fx.api.get("/api/v1/devices?q=WEST&limit=5");
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["total"].as_u64(), devices_of(&v["items"], "DeviceId")),
+        (Some(1), vec!["dev-west".to_string()])
+    );
+    let (st, v) = east.get("/api/v1/devices?limit=10&offset=0");
+    assert_eq!((st, v["total"].as_u64()), (200, Some(1)), "{v}");
+    let (st, v) = fx.api.get("/api/v1/devices?colour=red");
+    assert_eq!(st, 400, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("colour"), "{v}");
     assert_eq!(east.get("/api/v1/devices/dev-east").0, 200);
     let (st, v) = east.get("/api/v1/devices/dev-west");
     assert_eq!(st, 404, "{v}");
