@@ -14,9 +14,7 @@ use datafusion::common::{exec_err, Result};
 use datafusion::execution::context::SessionContext;
 use serde_json::{Map, Value};
 
-use super::json::{
-    canonical, json_cmp, json_eq, quote, raw_elements, raw_property, sorted_text,
-};
+use super::json::{canonical, json_cmp, json_eq, quote, raw_elements, raw_property, sorted_text};
 use super::udf::{reg, Args, Kind, Params, Strs};
 use super::{cows, strings};
 

@@ -6,9 +6,9 @@ use datafusion::common::exec_err;
 use serde_json::{Map, Value as Json};
 
 use super::build;
-use crate::kql_fns::dynamic::json::sorted_text;
 use super::text::url_decode;
 use super::{Call, KqlUdf, Sig, Ty};
+use crate::kql_fns::dynamic::json::sorted_text;
 
 const S: Ty = Ty::Str;
 
