@@ -1,6 +1,7 @@
 //! Queries: errors that name the problem, time filters across hot rows and Parquet, read-only.
 
-use vigil_store::StoreError;
+use vigil_schema::{Col, Row, Table, Timestamp};
+use vigil_store::{IngestBatch, StoreError};
 
 use crate::util::*;
 
@@ -133,4 +134,56 @@ fn a_time_filter_prunes_days_and_reaches_the_parquet_reader() {
         "{plan}"
     );
     assert!(plan.contains("predicate="), "{plan}");
+}
+
+#[test]
+fn a_device_scope_filters_every_scan_hot_and_parquet() {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.append(batch("east", "p", 0, 40, DAY0)).unwrap();
+    store.append(batch("west", "p", 0, 60, DAY0)).unwrap();
+    store.flush().unwrap();
+    store.append(batch("east", "h", 0, 5, DAY0 + DAY)).unwrap();
+    store.append(batch("west", "h", 0, 6, DAY0 + DAY)).unwrap();
+    let scoped = |devices: &[&str], q: &str| {
+        let set: HashSet<String> = devices.iter().map(|d| d.to_string()).collect();
+        let batches = runtime()
+            .block_on(vigil_store::with_device_scope(
+                Some(Arc::new(set)),
+                store.sql(q),
+            ))
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
+        vigil_store::batches_to_json_rows(&batches)
+    };
+    // No column projected at all (count(*)), a column other than DeviceId, and DeviceId.
+    let n = scoped(&["east"], "SELECT count(*) AS n FROM DeviceProcessEvents");
+    assert_eq!(n[0]["n"], 45);
+    let n = scoped(
+        &["west"],
+        "SELECT count(*) AS n FROM DeviceProcessEvents WHERE ProcessId < 10",
+    );
+    assert_eq!(n[0]["n"], 16);
+    let d = scoped(
+        &["east"],
+        "SELECT DISTINCT DeviceId FROM DeviceProcessEvents",
+    );
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0]["DeviceId"], "east");
+    let d = scoped(&[], "SELECT count(*) AS n FROM DeviceProcessEvents");
+    assert_eq!(d[0]["n"], 0);
+    // A table without a DeviceId column reads as empty to a limited query.
+    assert!(Table::AlertInfo.position(Col::DeviceId).is_none());
+    let mut alert = Row::new(Table::AlertInfo);
+    alert.put(Col::Timestamp, Timestamp(DAY0));
+    alert.put(Col::AlertId, "al_1");
+    store
+        .append(IngestBatch::from_rows("east", "a", 0, &[alert]))
+        .unwrap();
+    let a = scoped(&["east"], "SELECT count(*) AS n FROM AlertInfo");
+    assert_eq!(a[0]["n"], 0);
+    // Unscoped, everything.
+    assert_eq!(count(&store, "DeviceProcessEvents"), 111);
+    assert_eq!(count(&store, "AlertInfo"), 1);
 }
