@@ -272,6 +272,28 @@ test("isolate a device from its page and see the action in the action center", a
   await shot("09-action-center");
 });
 
+test("open a live-response console on a device, list its commands, see a refused one, close it", async () => {
+  await page.goto(`${base}/devices`);
+  await page.getByRole("link", { name: "web-01" }).click();
+  await page.getByRole("heading", { name: "web-01" }).waitFor();
+  await page.getByRole("button", { name: "Live response" }).click();
+  const region = page.getByRole("region", { name: "Live response" });
+  await region.locator(".card-head", { hasText: /lr_[0-9a-f]+/ }).waitFor();
+  const command = region.locator('input[name="live-command"]');
+  await command.fill("help");
+  await command.press("Enter");
+  await region.locator("td", { hasText: "fileinfo <path>" }).waitFor();
+  // The server checks arguments before anything reaches the device, and says what is wrong.
+  await command.fill("fileinfo");
+  await command.press("Enter");
+  const refused = region.locator(".error-text").first();
+  await refused.waitFor();
+  assert.match(await refused.textContent(), /path/);
+  await shot("10b-live-response");
+  await region.getByRole("button", { name: "Close session" }).click();
+  await region.waitFor({ state: "detached" });
+});
+
 test("switching the time zone changes the timestamps shown", async () => {
   await page.goto(`${base}/alerts`);
   const ts = page.locator("table.alerts tbody tr td.ts").first();

@@ -1,11 +1,12 @@
 // Devices: the inventory (health, OS, agent, group) and a device page with its overview,
 // alerts, a filterable timeline of its events (advanced hunting), response actions and their
-// history.
+// history, and a live-response console.
 import { useEffect, useState } from "react";
 import { post, qs } from "../api";
 import { ErrorBox, Facts, Link, Section, Severity, Status, useGet } from "../components/ui";
 import { useTime } from "../time";
 import type { Me } from "../main";
+import { LiveConsole } from "../components/LiveConsole";
 
 export function Devices() {
   const fmt = useTime();
@@ -163,6 +164,8 @@ export function DevicePage({ id, me }: { id: string; me: Me }) {
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const canRespond = me.Permissions.includes("respond");
+  const canLive = me.Permissions.includes("live");
+  const [live, setLive] = useState(false);
   if (dev.error) return <ErrorBox error={dev.error} />;
   if (!dev.data) return <div className="muted">Loading…</div>;
   const d = dev.data;
@@ -195,7 +198,19 @@ export function DevicePage({ id, me }: { id: string; me: Me }) {
             {a.label}
           </button>
         ))}
+        <button disabled={!canLive || live} onClick={() => setLive(true)} title={canLive ? "Open a live-response session on the device" : "needs the live permission"}>
+          Live response
+        </button>
       </div>
+      {live && (
+        <LiveConsole
+          deviceId={id}
+          onClose={() => {
+            setLive(false);
+            actions.reload();
+          }}
+        />
+      )}
       {pending && (
         <div className="dialog card" role="dialog" aria-label={pending.label}>
           <h2>{pending.label}</h2>
