@@ -30,6 +30,7 @@ export function Devices() {
             <th>OS</th>
             <th>Agent</th>
             <th>Sensor</th>
+            <th>Antivirus</th>
             <th>Group</th>
             <th>Last seen</th>
           </tr>
@@ -49,13 +50,14 @@ export function Devices() {
               </td>
               <td>{d.AgentVersion ?? "—"}</td>
               <td>{d.SensorMode ?? "—"}</td>
+              <td>{antivirus(d)}</td>
               <td>{d.DeviceGroup ?? "—"}</td>
               <td className="ts">{fmt(d.LastSeen)}</td>
             </tr>
           ))}
           {list.data && !rows.length && (
             <tr>
-              <td colSpan={7} className="muted">
+              <td colSpan={8} className="muted">
                 No devices{filter ? " match" : " are enrolled"}.
               </td>
             </tr>
@@ -64,6 +66,13 @@ export function Devices() {
       </table>
     </div>
   );
+}
+
+/// Real-time protection as the agent last reported it: its mode when on, else off.
+function antivirus(d: any): string {
+  const av = d.Health?.antivirus;
+  if (!av) return "—";
+  return av.real_time ? `on (${av.mode})` : "off";
 }
 
 const ACTIONS: { type: string; label: string; args?: any; confirm: string }[] = [
