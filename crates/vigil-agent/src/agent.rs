@@ -352,7 +352,7 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
             pipeline.rate_limit_drops(&mut rows);
             reported.report(&stats, &mut pipeline, &mut rows);
             reported.report_protection(&protection, &mut pipeline, &mut rows);
-            let health = uplink_health(&mode, &hooks, &stats, written);
+            let health = uplink_health(&mode, &hooks, &stats, written, &antivirus.status());
             sink.tick(&mut pipeline, health, &mut rows);
             if last_snapshot.elapsed() >= Duration::from_secs(30) {
                 last_snapshot = Instant::now();
@@ -382,6 +382,7 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
             status.respond = Some(responder.status());
             status.antivirus = Some(antivirus.status());
             status.tamper = Some(defence.status());
+            status.asr = Some(defence.asr_status());
             status.write(&state_dir)?;
         }
     }
@@ -454,6 +455,7 @@ fn uplink_health(
     hooks: &[HookStatus],
     stats: &SensorStats,
     written: u64,
+    av: &crate::av::AvStatus,
 ) -> vigil_uplink::Health {
     use std::sync::atomic::Ordering::Relaxed;
     let dropped = stats.kernel_ringbuf_full.load(Relaxed) + stats.kernel_pending_full.load(Relaxed);
@@ -469,6 +471,15 @@ fn uplink_health(
         detail_json: serde_json::json!({
             "malformed_records": stats.malformed.load(Relaxed),
             "rss_bytes": rss_bytes(),
+            // Antivirus health, for the fleet view.
+            "antivirus": {
+                "real_time": av.real_time,
+                "mode": av.mode,
+                "engine_version": av.engine_version,
+                "rules": av.rules,
+                "last_quick_scan": av.last_quick_scan,
+                "last_full_scan": av.last_full_scan,
+            },
         })
         .to_string(),
     }

@@ -56,6 +56,21 @@
 //! max_domain_entries = 1048576       # ... and blocked domains
 //! never_block = ["127.0.0.1", "::1"] # addresses or networks no indicator blocks
 //!
+//! [antivirus]                        # next-generation protection (every key: src/av/mod.rs)
+//! enabled = false                    # on-access scanning (fanotify)
+//! quick_scan_every = "off"           # scheduled quick scan: "off" or a number and s/m/h/d/w ("12h");
+//! full_scan_every = "off"            # ... and full scan ("7d"); both run with or without on-access,
+//!                                    # last results kept in <state_dir>/antivirus/scans.json
+//!
+//! [asr]                              # attack surface reduction (every rule and key: src/asr/mod.rs)
+//! credential_read = "off"            # each rule: off | audit | warn | block
+//! persistence_write = "off"          # (rules: world_writable_exec, server_shell, document_interpreter,
+//!                                    # ptrace, preload_write, module_load, credential_read,
+//!                                    # persistence_write, downloaded_exec, ransomware)
+//! exclude_processes = []             # process names no rule matches
+//! ransomware_threshold = 100         # more than this many changes by one process ...
+//! ransomware_window_secs = 10        # ... within this many seconds
+//!
 //! [limits]                           # events per second per source; beyond: dropped and counted
 //! process = 50000
 //! file = 100000
@@ -487,6 +502,21 @@ mod tests {
         assert!(e.contains("\"10.0.0.0/33\""), "{e}");
         let e = bad("[protection]\nexec_timeout = 5\n");
         assert!(e.contains("unknown field `exec_timeout`"), "{e}");
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let src = include_str!("config.rs");
+        let start = src.find("//! ```toml\n").expect("the example") + 12;
+        let end = start + src[start..].find("//! ```").expect("its end");
+        let text: String = src[start..end]
+            .lines()
+            .map(|l| l.strip_prefix("//!").unwrap_or(l).trim_start_matches(' '))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = AgentConfig::parse(&text, Path::new("example.toml")).unwrap();
+        assert_eq!(c.asr.ransomware_threshold, 100);
+        assert_eq!(c.antivirus.quick_scan_every, "off");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod asr;
 pub mod av;
 pub mod config;
 pub mod device;
+pub mod fanotify;
 pub mod hashes;
 pub mod limits;
 pub mod pipeline;

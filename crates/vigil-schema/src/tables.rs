@@ -140,7 +140,33 @@ impl Table {
                 "AntivirusDetection",
                 "AntivirusReport",
                 "AntivirusScanFailed",
+                "AntivirusScanCompleted",
+                "AntivirusScanCancelled",
                 "ExploitGuardNetworkProtectionBlocked",
+                // Attack surface reduction: `Asr<Rule>Audited` (audit and warn modes) and
+                // `Asr<Rule>Blocked`, one pair per rule of the agent's `asr` module.
+                "AsrUntrustedExecutableAudited",
+                "AsrUntrustedExecutableBlocked",
+                "AsrServerShellAudited",
+                "AsrServerShellBlocked",
+                "AsrOfficeChildProcessAudited",
+                "AsrOfficeChildProcessBlocked",
+                "AsrProcessInjectionAudited",
+                "AsrProcessInjectionBlocked",
+                "AsrPreloadModificationAudited",
+                "AsrPreloadModificationBlocked",
+                "AsrUntrustedKernelModuleAudited",
+                "AsrUntrustedKernelModuleBlocked",
+                "AsrCredentialTheftAudited",
+                "AsrCredentialTheftBlocked",
+                "AsrPersistenceModificationAudited",
+                "AsrPersistenceModificationBlocked",
+                "AsrDownloadedExecutableAudited",
+                "AsrDownloadedExecutableBlocked",
+                "AsrRansomwareAudited",
+                "AsrRansomwareBlocked",
+                // Tamper protection: a signal, write or unload aimed at the agent.
+                "TamperingAttempt",
             ],
             Table::DeviceImageLoadEvents => &["ImageLoaded"],
             Table::DeviceInfo
@@ -454,5 +480,35 @@ fn column_list(table: Table) -> Vec<Col> {
             RegistryValueData,
             Severity,
         ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Table;
+
+    /// Every ASR ActionType comes as a pair, so that a rule in audit mode and the same rule
+    /// in block mode both have a name the store accepts.
+    #[test]
+    fn asr_action_types_come_in_audited_and_blocked_pairs() {
+        let types = Table::DeviceEvents.action_types();
+        let asr: Vec<&str> = types
+            .iter()
+            .copied()
+            .filter(|t| t.starts_with("Asr"))
+            .collect();
+        assert!(asr.len() >= 20, "{asr:?}");
+        for t in &asr {
+            let (rule, other) = if let Some(r) = t.strip_suffix("Audited") {
+                (r, format!("{r}Blocked"))
+            } else if let Some(r) = t.strip_suffix("Blocked") {
+                (r, format!("{r}Audited"))
+            } else {
+                panic!("{t} ends neither in Audited nor in Blocked");
+            };
+            assert!(rule.len() > 3, "{t} names no rule");
+            assert!(types.contains(&other.as_str()), "{t} without {other}");
+        }
+        assert!(types.contains(&"TamperingAttempt"));
     }
 }

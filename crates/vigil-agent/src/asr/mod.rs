@@ -1,31 +1,62 @@
-//! Attack surface reduction rules for Linux, enforced in the kernel by `guard.bpf.c` with
-//! "SIGKILL from a tracepoint" (the ladder's rung on kernels without BPF LSM): the process
-//! is killed when its new program is loaded, before its first instruction (exec rules), or
-//! before the call runs (ptrace rules).
+//! Attack surface reduction rules for Linux, each on the strongest rung of the enforcement
+//! ladder that this kernel offers without BPF LSM:
 //!
-//! | key | rule | hook |
+//! - **deny** (fanotify `FAN_OPEN_PERM`, `files.rs`): the open fails with `EPERM` and the
+//!   process goes on; used for files that exist and can carry a mark;
+//! - **kill at exec** (`guard.bpf.c`, tp_btf/sched_process_exec): SIGKILL when the new program
+//!   is loaded, before its first instruction;
+//! - **kill at the call** (`guard.bpf.c`, syscall tracepoints): SIGKILL sent at the system
+//!   call's entry; the call itself still runs (a tracepoint cannot refuse it) and the process
+//!   dies on its way back to user space. What the call did stays done unless noted.
+//!
+//! | key | rule | rung |
 //! |---|---|---|
-//! | `world_writable_exec` | exec of a file whose directory is world-writable (`/tmp`, `/dev/shm`, `/var/tmp`) | tp_btf/sched_process_exec |
-//! | `server_shell` | a web server or database (`servers`) spawning a shell | tp_btf/sched_process_exec |
-//! | `document_interpreter` | a document or mail tool (`documents`) spawning a shell or interpreter | tp_btf/sched_process_exec |
-//! | `ptrace` | ptrace attach/seize/poke or process_vm_writev by a non-debugger | sys_enter_ptrace, sys_enter_process_vm_writev |
+//! | `world_writable_exec` | exec of a file whose directory is world-writable (`/tmp`, `/dev/shm`, `/var/tmp`) | kill at exec |
+//! | `server_shell` | a web server or database (`servers`) spawning a shell | kill at exec |
+//! | `document_interpreter` | a document or mail tool (`documents`) spawning a shell or interpreter | kill at exec |
+//! | `ptrace` | ptrace attach/seize/poke or process_vm_writev by a non-debugger | kill at the call (sys_enter_ptrace, sys_enter_process_vm_writev) |
+//! | `preload_write` | opening a `preload_paths` file (default `/etc/ld.so.preload`) for writing; creating it, or renaming a file onto it | deny (the file exists); kill at the call (open with the file missing — an empty file may stay —, any rename onto it — the renamed file stays) |
+//! | `module_load` | `finit_module(2)` of a file that no dpkg package owns (`/var/lib/dpkg/info/*.list`), `init_module(2)` | kill at the call (tp_btf/sys_enter): the pending SIGKILL stops the kernel's read of the module file, so a module on a disk filesystem is not parsed; an `init_module` image is loaded before the kill |
+//! | `credential_read` | any open of `credential_paths` (`/etc/shadow`, `/etc/gshadow`, SSH host private keys) by a program not in the allow list (`credential_allow` adds) | deny |
+//! | `persistence_write` | opening `persistence_paths` (cron, systemd unit directories, shell profiles, `authorized_keys`) for writing, by a program that is not a package manager or an administration tool (`persistence_allow` adds) | deny |
+//! | `downloaded_exec` | exec of a file that a downloader (`downloaders`: curl, wget) opened for writing (tracked by device and inode at sys_exit_open*) | kill at exec |
+//! | `ransomware` | one process making more than `ransomware_threshold` changes within `ransomware_window_secs`: a change is a rename, or an open for writing (not appending) of an existing regular file, each file counted once per window (files the open creates do not count) | kill at the call (sys_enter_rename*, sys_exit_open*: the changes before the threshold stay) |
 //!
 //! Modes: `off`, `audit` (report), `warn` (report; Linux has no user prompt, so it acts as
-//! audit and is labelled `Warned`), `block` (kill and report). `exclude_processes` (process
-//! names, 15 bytes as the kernel keeps them) are never matched, nor are the agent and its
-//! supervisor. Process names are the kernel's `comm`: a renamed binary escapes the name
-//! lists (the world-writable rule looks at the file, not the name).
+//! audit and is labelled `Warned`), `block` (refuse or kill, and report).
+//! `exclude_processes` are never matched, nor are the agent and its supervisor. Names are
+//! the kernel's `comm` (15 bytes) for the kernel rules; the fanotify rules match the allow
+//! lists against the name of the program file (`/proc/PID/exe`, which `prctl(PR_SET_NAME)`
+//! cannot change) and the exclusions against either. A copied or renamed binary still
+//! escapes a name list (the world-writable and downloaded rules look at the file instead).
+//! Paths given in the configuration are matched as the kernel resolves them (files and
+//! directories marked by inode); `preload_paths` are also compared, as given to the system
+//! call, with the path a process passes (absolute, at most 63 bytes): a relative or
+//! differently spelt path escapes the kill-at-the-call part of `preload_write`.
+//! `downloaded_exec` looks at the file executed: a script run through its `#!` line is not
+//! matched (the kernel has swapped it for its interpreter by sched_process_exec).
 //!
 //! Rows are `DeviceEvents` named as MDE names ASR events (`Asr<Rule>Audited` /
-//! `Asr<Rule>Blocked`) through `av::rows::mde_event`, which falls back to
-//! `AntivirusDetection` with `MdeActionType` while `vigil-schema` lacks those names.
+//! `Asr<Rule>Blocked`) through `av::rows::mde_event`, with `AdditionalFields`
+//! {DetectionSource "AttackSurfaceReduction", RuleId (the key), Mode, Action (Audited,
+//! Warned, Blocked), Operation}.
+
+pub mod files;
+pub mod modules;
+mod names;
+
+pub(crate) use names::PACKAGE_MANAGERS;
+use names::{DEBUGGERS, DOCUMENTS, DOWNLOADERS, INTERPRETERS, SERVERS, SHELLS};
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use vigil_schema::{Col, Row, Timestamp};
 
 use crate::av::rows::mde_event;
 use crate::protect::kernel::HookState;
-use crate::tamper::kernel::{GuardMaps, GuardRecord};
+use crate::tamper::kernel::{AsrOp, GuardMaps, GuardRecord};
 
 /// The mode of one rule.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,13 +96,41 @@ pub struct AsrConfig {
     pub server_shell: AsrMode,
     pub document_interpreter: AsrMode,
     pub ptrace: AsrMode,
+    pub preload_write: AsrMode,
+    pub module_load: AsrMode,
+    pub credential_read: AsrMode,
+    pub persistence_write: AsrMode,
+    pub downloaded_exec: AsrMode,
+    pub ransomware: AsrMode,
     /// Process names never matched by any rule.
     pub exclude_processes: Vec<String>,
     /// Added to the built-in lists of web servers and databases, document and mail tools,
-    /// debuggers.
+    /// debuggers, downloaders (curl, wget) and package managers (dpkg, apt, ...: never
+    /// counted by `ransomware`, always allowed by `persistence_write`).
     pub servers: Vec<String>,
     pub documents: Vec<String>,
     pub debuggers: Vec<String>,
+    pub downloaders: Vec<String>,
+    pub package_managers: Vec<String>,
+    /// `preload_write`: absolute paths shorter than 64 bytes (default `/etc/ld.so.preload`).
+    pub preload_paths: Vec<PathBuf>,
+    /// `credential_read`: files (a `*` in the last component matches any text; default
+    /// `/etc/shadow`, `/etc/gshadow`, `/etc/ssh/ssh_host_*_key`).
+    pub credential_paths: Vec<String>,
+    /// `credential_read`: program names added to the built-in allow list (sshd, login,
+    /// passwd, su, sudo, unix_chkpwd, chage, useradd, ...).
+    pub credential_allow: Vec<String>,
+    /// `persistence_write`: files and directories (`~/` expands to `/root` and every home of
+    /// a user with uid 1000 or more); default: cron, systemd unit directories, shell
+    /// profiles, `authorized_keys`.
+    pub persistence_paths: Vec<String>,
+    /// `persistence_write`: program names added to the package managers and the built-in
+    /// administration tools (crontab, systemctl, useradd, cloud-init, ...).
+    pub persistence_allow: Vec<String>,
+    /// `ransomware`: more than this many files changed by one process ...
+    pub ransomware_threshold: u32,
+    /// ... within this many seconds.
+    pub ransomware_window_secs: u64,
 }
 
 impl Default for AsrConfig {
@@ -81,83 +140,33 @@ impl Default for AsrConfig {
             server_shell: AsrMode::Off,
             document_interpreter: AsrMode::Off,
             ptrace: AsrMode::Off,
+            preload_write: AsrMode::Off,
+            module_load: AsrMode::Off,
+            credential_read: AsrMode::Off,
+            persistence_write: AsrMode::Off,
+            downloaded_exec: AsrMode::Off,
+            ransomware: AsrMode::Off,
             exclude_processes: Vec::new(),
             servers: Vec::new(),
             documents: Vec::new(),
             debuggers: Vec::new(),
+            downloaders: Vec::new(),
+            package_managers: Vec::new(),
+            preload_paths: vec![PathBuf::from("/etc/ld.so.preload")],
+            credential_paths: ["/etc/shadow", "/etc/gshadow", "/etc/ssh/ssh_host_*_key"]
+                .map(String::from)
+                .to_vec(),
+            credential_allow: Vec::new(),
+            persistence_paths: files::DEFAULT_PERSISTENCE
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            persistence_allow: Vec::new(),
+            ransomware_threshold: 100,
+            ransomware_window_secs: 10,
         }
     }
 }
-
-/// Built-in process names (the kernel's 15-byte `comm`).
-const SERVERS: &[&str] = &[
-    "nginx",
-    "apache2",
-    "httpd",
-    "lighttpd",
-    "caddy",
-    "php-fpm",
-    "php-fpm8.2",
-    "php-cgi",
-    "tomcat",
-    "uwsgi",
-    "gunicorn",
-    "mysqld",
-    "mariadbd",
-    "postgres",
-    "postmaster",
-    "redis-server",
-    "mongod",
-    "memcached",
-    "couchdb",
-    "elasticsearch",
-];
-const SHELLS: &[&str] = &[
-    "sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox",
-];
-const INTERPRETERS: &[&str] = &[
-    "python",
-    "python2",
-    "python3",
-    "python3.9",
-    "python3.10",
-    "python3.11",
-    "python3.12",
-    "python3.13",
-    "perl",
-    "ruby",
-    "node",
-    "nodejs",
-    "php",
-    "lua",
-    "tclsh",
-    "wish",
-    "osascript",
-    "pwsh",
-    "java",
-];
-const DOCUMENTS: &[&str] = &[
-    "soffice.bin",
-    "soffice",
-    "libreoffice",
-    "oosplash",
-    "evince",
-    "okular",
-    "atril",
-    "xpdf",
-    "zathura",
-    "thunderbird",
-    "evolution",
-    "mutt",
-    "neomutt",
-    "claws-mail",
-    "geary",
-    "abiword",
-    "gnumeric",
-];
-const DEBUGGERS: &[&str] = &[
-    "gdb", "lldb", "strace", "ltrace", "rr", "perf", "valgrind", "gcore",
-];
 
 // `enum vg_role` and `enum vg_rule` of guard.h.
 const ROLE_SERVER: u32 = 1;
@@ -166,54 +175,189 @@ const ROLE_DOCUMENT: u32 = 4;
 const ROLE_INTERP: u32 = 8;
 const ROLE_DEBUGGER: u32 = 16;
 const ROLE_EXCLUDED: u32 = 32;
+const ROLE_DOWNLOADER: u32 = 64;
+const ROLE_PACKAGER: u32 = 128;
 
-/// One rule: its kernel index, configuration key, MDE-style name and program.
-struct Rule {
-    index: u16,
-    key: &'static str,
-    name: &'static str,
-    program: &'static str,
+/// How a rule is enforced.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rung {
+    /// SIGKILL at tp_btf/sched_process_exec, before the first instruction.
+    KillAtExec,
+    /// SIGKILL at a system call's entry tracepoint.
+    KillAtCall,
+    /// fanotify `FAN_OPEN_PERM` refusals (`files.rs`); `program` names the guard program
+    /// that tells writes from reads.
+    Deny,
+    /// Refusals where the file exists, SIGKILL at the call where it does not.
+    DenyOrKill,
 }
 
-const RULES: [Rule; 4] = [
+impl Rung {
+    fn describe(self) -> &'static str {
+        match self {
+            Rung::KillAtExec => "SIGKILL from a tracepoint at exec",
+            Rung::KillAtCall => "SIGKILL from a tracepoint at the system call",
+            Rung::Deny => "fanotify FAN_OPEN_PERM denial",
+            Rung::DenyOrKill => {
+                "fanotify FAN_OPEN_PERM denial; SIGKILL from a tracepoint for creation and rename"
+            }
+        }
+    }
+}
+
+/// One rule: its kernel index, configuration key, MDE-style name and program.
+pub(crate) struct Rule {
+    pub(crate) index: u16,
+    pub(crate) key: &'static str,
+    pub(crate) name: &'static str,
+    program: &'static str,
+    rung: Rung,
+}
+
+pub(crate) const RULES: [Rule; 10] = [
     Rule {
         index: 0,
         key: "world_writable_exec",
         name: "UntrustedExecutable",
         program: "vg_exec",
+        rung: Rung::KillAtExec,
     },
     Rule {
         index: 1,
         key: "server_shell",
         name: "ServerShell",
         program: "vg_exec",
+        rung: Rung::KillAtExec,
     },
     Rule {
         index: 2,
         key: "document_interpreter",
         name: "OfficeChildProcess",
         program: "vg_exec",
+        rung: Rung::KillAtExec,
     },
     Rule {
         index: 3,
         key: "ptrace",
         name: "ProcessInjection",
         program: "vg_ptrace",
+        rung: Rung::KillAtCall,
+    },
+    Rule {
+        index: 4,
+        key: "preload_write",
+        name: "PreloadModification",
+        program: "vg_openat",
+        rung: Rung::DenyOrKill,
+    },
+    Rule {
+        index: 5,
+        key: "module_load",
+        name: "UntrustedKernelModule",
+        program: "vg_sys_enter",
+        rung: Rung::KillAtCall,
+    },
+    Rule {
+        index: 6,
+        key: "credential_read",
+        name: "CredentialTheft",
+        program: "vg_openat",
+        rung: Rung::Deny,
+    },
+    Rule {
+        index: 7,
+        key: "persistence_write",
+        name: "PersistenceModification",
+        program: "vg_openat",
+        rung: Rung::Deny,
+    },
+    Rule {
+        index: 8,
+        key: "downloaded_exec",
+        name: "DownloadedExecutable",
+        program: "vg_openat_exit",
+        rung: Rung::KillAtExec,
+    },
+    Rule {
+        index: 9,
+        key: "ransomware",
+        name: "Ransomware",
+        program: "vg_rename",
+        rung: Rung::KillAtCall,
     },
 ];
 
+/// The rule of a configuration key.
+pub(crate) fn rule(key: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.key == key)
+}
+
 impl AsrConfig {
-    fn mode(&self, key: &str) -> AsrMode {
+    pub(crate) fn mode(&self, key: &str) -> AsrMode {
         match key {
             "world_writable_exec" => self.world_writable_exec,
             "server_shell" => self.server_shell,
             "document_interpreter" => self.document_interpreter,
             "ptrace" => self.ptrace,
+            "preload_write" => self.preload_write,
+            "module_load" => self.module_load,
+            "credential_read" => self.credential_read,
+            "persistence_write" => self.persistence_write,
+            "downloaded_exec" => self.downloaded_exec,
+            "ransomware" => self.ransomware,
             _ => AsrMode::Off,
         }
     }
 
-    /// Whether any rule needs the kernel programs.
+    /// Whether a rule enforced through fanotify (`files.rs`) is on.
+    pub fn any_file_rule(&self) -> bool {
+        [
+            self.preload_write,
+            self.credential_read,
+            self.persistence_write,
+        ]
+        .iter()
+        .any(|m| *m != AsrMode::Off)
+    }
+
+    /// Guard programs not to load: those only rules that are off use (the signal and open
+    /// programs always load: tamper protection and the file rules need them). Fewer
+    /// programs, a faster start (the supervisor restarts a killed agent through it) and no
+    /// cost on hooks nobody reads, above all the every-syscall one of `module_load`.
+    pub fn skipped_programs(&self) -> Vec<&'static str> {
+        let on = |m: AsrMode| m != AsrMode::Off;
+        let mut skip = Vec::new();
+        let exec_rules = [
+            self.world_writable_exec,
+            self.server_shell,
+            self.document_interpreter,
+            self.downloaded_exec,
+        ];
+        if !exec_rules.into_iter().any(on) {
+            skip.push("vg_exec");
+        }
+        if !on(self.ptrace) {
+            skip.extend(["vg_ptrace", "vg_vm_writev"]);
+        }
+        if !on(self.preload_write) && !on(self.ransomware) {
+            skip.extend(["vg_rename", "vg_renameat", "vg_renameat2"]);
+        }
+        if !on(self.downloaded_exec) && !on(self.ransomware) {
+            skip.extend([
+                "vg_openat_exit",
+                "vg_openat2_exit",
+                "vg_open_exit",
+                "vg_creat_exit",
+            ]);
+        }
+        if !on(self.module_load) {
+            skip.push("vg_sys_enter");
+        }
+        skip
+    }
+
+    /// Whether any rule needs the kernel programs (the fanotify rules need their open
+    /// flags).
     pub fn any_kernel_rule(&self) -> bool {
         RULES.iter().any(|r| self.mode(r.key) != AsrMode::Off)
     }
@@ -224,6 +368,10 @@ impl AsrConfig {
             ("asr.servers", &self.servers),
             ("asr.documents", &self.documents),
             ("asr.debuggers", &self.debuggers),
+            ("asr.downloaders", &self.downloaders),
+            ("asr.package_managers", &self.package_managers),
+            ("asr.credential_allow", &self.credential_allow),
+            ("asr.persistence_allow", &self.persistence_allow),
         ] {
             if let Some(n) = list
                 .iter()
@@ -234,8 +382,46 @@ impl AsrConfig {
                 ));
             }
         }
+        if self.preload_paths.len() > kernel_watch_slots() {
+            return Err(format!(
+                "asr.preload_paths holds {} paths; at most {} are watched",
+                self.preload_paths.len(),
+                kernel_watch_slots()
+            ));
+        }
+        for p in &self.preload_paths {
+            let text = p.to_string_lossy();
+            if !p.is_absolute() || text.len() >= 64 {
+                return Err(format!(
+                    "asr.preload_paths entry {p:?} must be an absolute path shorter than 64 bytes"
+                ));
+            }
+        }
+        for (key, list) in [
+            ("asr.credential_paths", &self.credential_paths),
+            ("asr.persistence_paths", &self.persistence_paths),
+        ] {
+            if let Some(p) = list
+                .iter()
+                .find(|p| !(p.starts_with('/') || p.starts_with("~/")))
+            {
+                return Err(format!(
+                    "{key} entry {p:?} must be an absolute path or start with \"~/\""
+                ));
+            }
+        }
+        if self.ransomware_threshold == 0 || !(1..=3600).contains(&self.ransomware_window_secs) {
+            return Err(format!(
+                "asr.ransomware_threshold must be at least 1 and asr.ransomware_window_secs from 1 to 3600, not {} and {}",
+                self.ransomware_threshold, self.ransomware_window_secs
+            ));
+        }
         Ok(())
     }
+}
+
+fn kernel_watch_slots() -> usize {
+    crate::tamper::kernel::WATCH_SLOTS
 }
 
 /// What `vigil-agent status` shows of ASR.
@@ -244,6 +430,18 @@ pub struct AsrStatus {
     /// `rule: mode (enforcement)` per rule.
     pub rules: Vec<String>,
     pub detail: String,
+    /// The fanotify file rules: opens decided, matched (reported) and refused; marks.
+    #[serde(default)]
+    pub file_events: u64,
+    #[serde(default)]
+    pub file_matches: u64,
+    #[serde(default)]
+    pub file_denials: u64,
+    #[serde(default)]
+    pub file_marks: u64,
+    /// module_load: packaged module files allowed.
+    #[serde(default)]
+    pub packaged_modules: u64,
 }
 
 /// Write the rule modes and the process roles into the kernel maps.
@@ -263,6 +461,26 @@ pub fn configure(cfg: &AsrConfig, maps: &GuardMaps, hooks: &[HookState]) -> AsrS
             .iter()
             .map(|n| (n.as_str(), ROLE_EXCLUDED)),
     );
+    roles.extend(DOWNLOADERS.iter().map(|n| (*n, ROLE_DOWNLOADER)));
+    roles.extend(
+        cfg.downloaders
+            .iter()
+            .map(|n| (n.as_str(), ROLE_DOWNLOADER)),
+    );
+    roles.extend(PACKAGE_MANAGERS.iter().map(|n| (*n, ROLE_PACKAGER)));
+    roles.extend(
+        cfg.package_managers
+            .iter()
+            .map(|n| (n.as_str(), ROLE_PACKAGER)),
+    );
+    if cfg.ransomware != AsrMode::Off {
+        if let Err(e) = maps.set_change_limit(
+            cfg.ransomware_threshold,
+            Duration::from_secs(cfg.ransomware_window_secs),
+        ) {
+            errors.push(e);
+        }
+    }
     for (name, role) in roles {
         if let Err(e) = maps.add_role(name, role) {
             errors.push(e);
@@ -282,7 +500,7 @@ pub fn configure(cfg: &AsrConfig, maps: &GuardMaps, hooks: &[HookState]) -> AsrS
             )
         } else {
             match maps.set_rule_mode(u32::from(r.index), mode.kernel()) {
-                Ok(()) => format!("{} (SIGKILL from a tracepoint)", mode.as_str()),
+                Ok(()) => format!("{} ({})", mode.as_str(), r.rung.describe()),
                 Err(e) => {
                     errors.push(e);
                     format!("{} (not enforced)", mode.as_str())
@@ -298,6 +516,7 @@ pub fn configure(cfg: &AsrConfig, maps: &GuardMaps, hooks: &[HookState]) -> AsrS
         } else {
             errors.join("; ")
         },
+        ..Default::default()
     }
 }
 
@@ -310,6 +529,9 @@ pub fn row(cfg: &AsrConfig, rec: &GuardRecord) -> Option<(Row, Option<u32>)> {
         target,
         request,
         path,
+        op,
+        file,
+        writer_comm,
         ..
     } = rec
     else {
@@ -338,9 +560,32 @@ pub fn row(cfg: &AsrConfig, rec: &GuardRecord) -> Option<(Row, Option<u32>)> {
         row.put(Col::FolderPath, path.as_str());
         row.put(Col::FileName, path.rsplit('/').next().unwrap_or(path));
     }
-    if *target != 0 {
-        row.put_extra("TargetProcessId", i64::from(*target));
-        row.put_extra("Request", i64::from(*request));
+    match r.key {
+        "ptrace" if *target != 0 => {
+            row.put_extra("TargetProcessId", i64::from(*target));
+            row.put_extra("Request", i64::from(*request));
+        }
+        "downloaded_exec" => {
+            row.put_extra("WriterProcessId", i64::from(*target));
+            row.put_extra("WriterProcessName", writer_comm.as_str());
+        }
+        "ransomware" => row.put_extra("FilesChanged", i64::from(*target)),
+        _ => {}
+    }
+    if let Some((dev, ino)) = file {
+        row.put_extra("FileDevice", i64::from(*dev));
+        row.put_extra("FileInode", *ino as i64);
+    }
+    row.put_extra("Operation", op.as_str());
+    // How the rule acted: at exec the program never ran; at a call the call itself ran.
+    if *killed {
+        row.put_extra(
+            "Enforcement",
+            match op {
+                AsrOp::Exec if r.rung == Rung::KillAtExec => "KilledAtExec",
+                _ => "KilledAtCall",
+            },
+        );
     }
     row.put_extra("DetectionSource", "AttackSurfaceReduction");
     row.put_extra("RuleId", r.key);
@@ -354,6 +599,18 @@ pub fn row(cfg: &AsrConfig, rec: &GuardRecord) -> Option<(Row, Option<u32>)> {
 pub fn status_lines(s: &AsrStatus) -> Vec<String> {
     let mut out = vec![format!("asr        {}", s.detail)];
     out.extend(s.rules.iter().map(|r| format!("  {r}")));
+    if s.file_marks > 0 || s.file_events > 0 {
+        out.push(format!(
+            "  file rules: {} marks, {} opens decided, {} matched, {} refused",
+            s.file_marks, s.file_events, s.file_matches, s.file_denials
+        ));
+    }
+    if s.packaged_modules > 0 {
+        out.push(format!(
+            "  module_load: {} packaged module files allowed",
+            s.packaged_modules
+        ));
+    }
     out
 }
 
@@ -384,20 +641,28 @@ mod tests {
             target: 0,
             request: 0,
             path: "/bin/sh".into(),
+            op: AsrOp::Exec,
+            file: None,
+            writer_comm: String::new(),
         };
         let (row, pid) = row(&cfg, &rec(1, false)).unwrap();
         assert_eq!(pid, Some(5));
         let extra = row.extra().unwrap().to_json();
         assert!(extra.contains(r#""Action":"Warned""#), "{extra}");
-        assert!(extra.contains("AsrServerShellAudited"), "{extra}");
+        assert_eq!(row.action_type(), "AsrServerShellAudited");
+        assert!(
+            !extra.contains("MdeActionType"),
+            "the schema lists ASR names: {extra}"
+        );
         assert_eq!(
             row.get_str(Col::InitiatingProcessParentFileName),
             Some("nginx")
         );
         let (row, _) = row_of(&cfg, &rec(0, true));
         let extra = row.extra().unwrap().to_json();
-        assert!(extra.contains("AsrUntrustedExecutableBlocked"), "{extra}");
-        assert!(row_opt(&cfg, &rec(7, true)).is_none(), "unknown rule");
+        assert_eq!(row.action_type(), "AsrUntrustedExecutableBlocked");
+        assert!(extra.contains(r#""Operation":"Exec""#), "{extra}");
+        assert!(row_opt(&cfg, &rec(12, true)).is_none(), "unknown rule");
     }
 
     fn row_of(cfg: &AsrConfig, r: &GuardRecord) -> (Row, Option<u32>) {
@@ -416,5 +681,68 @@ mod tests {
         };
         assert!(bad.validate().unwrap_err().contains("asr.servers"));
         assert!(!AsrConfig::default().any_kernel_rule());
+        assert!(AsrConfig::default().validate().is_ok());
+        let long = AsrConfig {
+            preload_paths: vec![PathBuf::from(format!("/{}", "x".repeat(70)))],
+            ..Default::default()
+        };
+        assert!(long.validate().unwrap_err().contains("asr.preload_paths"));
+        let relative = AsrConfig {
+            persistence_paths: vec!["etc/cron.d".into()],
+            ..Default::default()
+        };
+        assert!(relative
+            .validate()
+            .unwrap_err()
+            .contains("asr.persistence_paths"));
+        let zero = AsrConfig {
+            ransomware_threshold: 0,
+            ..Default::default()
+        };
+        assert!(zero
+            .validate()
+            .unwrap_err()
+            .contains("ransomware_threshold"));
+    }
+
+    #[test]
+    fn every_rule_has_a_key_a_mode_and_programs_of_rules_that_are_off_are_skipped() {
+        let all_block = AsrConfig {
+            world_writable_exec: AsrMode::Block,
+            server_shell: AsrMode::Block,
+            document_interpreter: AsrMode::Block,
+            ptrace: AsrMode::Block,
+            preload_write: AsrMode::Block,
+            module_load: AsrMode::Block,
+            credential_read: AsrMode::Block,
+            persistence_write: AsrMode::Block,
+            downloaded_exec: AsrMode::Block,
+            ransomware: AsrMode::Block,
+            ..Default::default()
+        };
+        for (i, r) in RULES.iter().enumerate() {
+            assert_eq!(usize::from(r.index), i, "{}", r.key);
+            assert_eq!(all_block.mode(r.key), AsrMode::Block, "{}", r.key);
+            assert_eq!(rule(r.key).map(|x| x.name), Some(r.name));
+        }
+        assert!(all_block.skipped_programs().is_empty());
+        let skipped = AsrConfig::default().skipped_programs();
+        for p in [
+            "vg_sys_enter",
+            "vg_exec",
+            "vg_ptrace",
+            "vg_rename",
+            "vg_openat_exit",
+        ] {
+            assert!(skipped.contains(&p), "{p} {skipped:?}");
+        }
+        assert!(!skipped.contains(&"vg_openat") && !skipped.contains(&"vg_signal"));
+        let ransomware = AsrConfig {
+            ransomware: AsrMode::Audit,
+            ..Default::default()
+        };
+        let skipped = ransomware.skipped_programs();
+        assert!(!skipped.contains(&"vg_rename") && !skipped.contains(&"vg_openat_exit"));
+        assert!(all_block.any_file_rule() && !AsrConfig::default().any_file_rule());
     }
 }

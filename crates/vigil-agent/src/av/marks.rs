@@ -6,37 +6,17 @@
 //! **Invariant:** marking is additive and idempotent: a filesystem or directory already
 //! marked is skipped, so the 5 s rescan only adds what appeared.
 
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::av::onaccess::{OnAccessMarks, OnAccessOptions};
+use crate::fanotify::{Group, MarkKind};
 
 #[derive(Default)]
 pub(super) struct MarkSet {
     pub(super) exec_devs: std::collections::HashSet<u64>,
     pub(super) dirs: std::collections::HashSet<(u64, u64)>,
     pub(super) state: OnAccessMarks,
-}
-
-fn fan_mark(fan: &OwnedFd, flags: u32, mask: u64, path: &Path) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
-    // SAFETY: a valid fanotify descriptor and a NUL-terminated path that lives for the call.
-    let rc = unsafe {
-        libc::fanotify_mark(
-            fan.as_raw_fd(),
-            libc::FAN_MARK_ADD | flags,
-            mask,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
 }
 
 /// Whether `path` is a mount point listed in `/proc/self/mounts` text.
@@ -50,7 +30,7 @@ pub(super) fn is_mount_point(mounts: &str, path: &Path) -> bool {
 }
 
 /// Mark new filesystems for exec and protected trees for open (at start and every 5 s).
-pub(super) fn mark_all(fan: &OwnedFd, opts: &OnAccessOptions, m: &mut MarkSet) {
+pub(super) fn mark_all(fan: &Group, opts: &OnAccessOptions, m: &mut MarkSet) {
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
     if opts.exec {
         for dir in crate::sensors::fanotify::real_mounts(&mounts) {
@@ -61,18 +41,7 @@ pub(super) fn mark_all(fan: &OwnedFd, opts: &OnAccessOptions, m: &mut MarkSet) {
                 continue;
             }
             let path = Path::new(&dir);
-            let fs = fan_mark(
-                fan,
-                libc::FAN_MARK_FILESYSTEM,
-                libc::FAN_OPEN_EXEC_PERM,
-                path,
-            );
-            let how = match fs {
-                Ok(()) => Ok("filesystem"),
-                Err(_) => fan_mark(fan, libc::FAN_MARK_MOUNT, libc::FAN_OPEN_EXEC_PERM, path)
-                    .map(|()| "mount"),
-            };
-            match how {
+            match fan.mark_filesystem_or_mount(libc::FAN_OPEN_EXEC_PERM, path) {
                 Ok(kind) => {
                     m.exec_devs.insert(dev);
                     m.state.exec.push(format!("{dir} ({kind})"));
@@ -94,7 +63,7 @@ pub(super) fn mark_all(fan: &OwnedFd, opts: &OnAccessOptions, m: &mut MarkSet) {
             continue;
         }
         if is_mount_point(&mounts, root) {
-            match fan_mark(fan, libc::FAN_MARK_MOUNT, mask, root) {
+            match fan.mark(MarkKind::Mount, mask, root) {
                 Ok(()) => described.push(format!("{} (mount)", root.display())),
                 Err(e) => described.push(format!("{} (mount mark failed: {e})", root.display())),
             }
@@ -115,12 +84,7 @@ pub(super) fn mark_all(fan: &OwnedFd, opts: &OnAccessOptions, m: &mut MarkSet) {
                     truncated = true;
                     break;
                 }
-                let r = fan_mark(
-                    fan,
-                    libc::FAN_MARK_INODE,
-                    mask | libc::FAN_EVENT_ON_CHILD,
-                    &dir,
-                );
+                let r = fan.mark(MarkKind::Inode, mask | libc::FAN_EVENT_ON_CHILD, &dir);
                 if r.is_err() {
                     continue;
                 }

@@ -2,6 +2,10 @@
 //! (`onaccess`), its verdict cache (`cache`), the rows it reports (`rows`), and the antivirus
 //! health that `vigil-agent status` shows.
 //!
+//! Scheduled quick and full scans (`quick_scan_every`, `full_scan_every`) run on their own
+//! thread (`schedule`), whether or not real-time protection is on; their last results are
+//! part of the health.
+//!
 //! [`Antivirus::start`] builds the engine (the team's YARA-X pack plus
 //! `antivirus.rule_dirs`), opens the quarantine vault (`<state_dir>/quarantine`, the vault
 //! the `quarantine`/`restore` response actions use) and starts the fanotify guard. It never
@@ -16,6 +20,7 @@ pub mod cache;
 mod marks;
 pub mod onaccess;
 pub mod rows;
+pub mod schedule;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -80,6 +85,10 @@ pub struct AntivirusConfig {
     pub exclude_extensions: Vec<String>,
     /// Operator YARA rule directories added to the team pack.
     pub rule_dirs: Vec<PathBuf>,
+    /// Run a quick scan this often (`"off"`, or a number and a unit: `"12h"`, `"1d"`).
+    pub quick_scan_every: String,
+    /// Run a full scan this often (`"off"`, or `"7d"`, ...).
+    pub full_scan_every: String,
 }
 
 impl Default for AntivirusConfig {
@@ -102,13 +111,29 @@ impl Default for AntivirusConfig {
             exclude_processes: Vec::new(),
             exclude_extensions: Vec::new(),
             rule_dirs: Vec::new(),
+            quick_scan_every: "off".into(),
+            full_scan_every: "off".into(),
         }
     }
 }
 
 impl AntivirusConfig {
+    /// The scan schedule (call after `validate`; a bad value reads as off).
+    pub fn schedule(&self) -> schedule::Every {
+        schedule::Every {
+            quick: schedule::parse_every(&self.quick_scan_every).unwrap_or(None),
+            full: schedule::parse_every(&self.full_scan_every).unwrap_or(None),
+        }
+    }
+
     /// Check the values; the message names the key and the value.
     pub fn validate(&self) -> Result<(), String> {
+        for (key, v) in [
+            ("antivirus.quick_scan_every", &self.quick_scan_every),
+            ("antivirus.full_scan_every", &self.full_scan_every),
+        ] {
+            schedule::parse_every(v).map_err(|e| format!("{key}: {e}"))?;
+        }
         for (key, list) in [
             ("antivirus.protected_paths", &self.protected_paths),
             ("antivirus.exclude_paths", &self.exclude_paths),
@@ -247,12 +272,21 @@ pub struct AvStatus {
     pub marks: OnAccessMarks,
     pub cache_entries: u64,
     pub rows_dropped: u64,
+    /// The scan schedule as configured (`off` or the interval).
+    pub quick_scan_every: String,
+    pub full_scan_every: String,
+    /// The last scheduled scans (kept across restarts).
+    pub last_quick_scan: Option<schedule::ScanRecord>,
+    pub last_full_scan: Option<schedule::ScanRecord>,
+    /// The scheduled scan running now (`quick` or `full`).
+    pub scan_running: Option<String>,
 }
 
 /// The running antivirus.
 pub struct Antivirus {
     base: AvStatus,
     guard: Option<OnAccess>,
+    scheduler: Option<schedule::Scheduler>,
     rows: Arc<RowQueue>,
 }
 
@@ -286,17 +320,32 @@ impl Antivirus {
             enabled: cfg.enabled,
             action: cfg.action.as_str().into(),
             mode: "off".into(),
+            quick_scan_every: cfg.quick_scan_every.clone(),
+            full_scan_every: cfg.full_scan_every.clone(),
             ..Default::default()
         };
+        let every = cfg.schedule();
         if !cfg.enabled {
             base.detail = "antivirus.enabled is false".into();
+            let c = cfg.clone();
+            let scheduler = start_schedule(
+                every,
+                ctx,
+                Box::new(move || Arc::new(build_engine(&c).0)),
+                &rows,
+                &mut base,
+            );
             return Antivirus {
                 base,
                 guard: None,
+                scheduler,
                 rows,
             };
         }
         let (engine, errors) = build_engine(cfg);
+        let engine = Arc::new(engine);
+        let shared = Arc::clone(&engine);
+        let scheduler = start_schedule(every, ctx, Box::new(move || shared), &rows, &mut base);
         base.engine_version = engine.version().to_string();
         base.rules = engine.rule_count() as u64;
         base.rule_errors = errors;
@@ -324,7 +373,7 @@ impl Antivirus {
             max_marked_dirs: cfg.max_marked_dirs,
             exclusions: Exclusions::from_config(cfg, &own),
         };
-        let guard = match OnAccess::start(opts, Arc::new(engine), vault, Arc::clone(&rows)) {
+        let guard = match OnAccess::start(opts, engine, vault, Arc::clone(&rows)) {
             Ok(g) => {
                 base.real_time = true;
                 base.mode = match cfg.action {
@@ -347,7 +396,12 @@ impl Antivirus {
                 None
             }
         };
-        Antivirus { base, guard, rows }
+        Antivirus {
+            base,
+            guard,
+            scheduler,
+            rows,
+        }
     }
 
     /// Rows since the last call, with the pid of their initiating process.
@@ -363,12 +417,43 @@ impl Antivirus {
             s.cache_entries = g.cache_len() as u64;
         }
         s.rows_dropped = self.rows.dropped();
+        if let Some(sch) = &self.scheduler {
+            let h = sch.history();
+            s.last_quick_scan = h.quick;
+            s.last_full_scan = h.full;
+            s.scan_running = sch.running().map(str::to_string);
+        }
         s
     }
 
-    /// Stop holding opens and execs (also done on drop).
+    /// Stop holding opens and execs, and any scheduled scan (also done on drop).
     pub fn stop(&mut self) {
         self.guard = None;
+        self.scheduler = None;
+    }
+}
+
+/// Start the scan schedule when one is configured; the last scans are shown even when not.
+fn start_schedule(
+    every: schedule::Every,
+    ctx: &AvContext,
+    engine: Box<dyn FnOnce() -> Arc<Engine> + Send>,
+    rows: &Arc<RowQueue>,
+    base: &mut AvStatus,
+) -> Option<schedule::Scheduler> {
+    let h = schedule::ScanHistory::load(&ctx.state_dir);
+    base.last_quick_scan = h.quick;
+    base.last_full_scan = h.full;
+    if !every.any() {
+        return None;
+    }
+    match schedule::Scheduler::start(every, ctx.state_dir.clone(), engine, Arc::clone(rows)) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            base.detail
+                .push_str(&format!("; scheduled scans cannot start: {e}"));
+            None
+        }
     }
 }
 
@@ -397,6 +482,24 @@ pub fn status_lines(s: &AvStatus) -> Vec<String> {
             "  {} events: {} cached, {} scanned, {} detections ({} blocked, {} quarantined, {} audited), {} timeouts, {} excluded",
             c.events, c.cache_hits, c.scanned, c.detections, c.blocked, c.quarantined, c.audited, c.timeouts, c.excluded
         ));
+    }
+    for (kind, every, last) in [
+        ("quick", &s.quick_scan_every, &s.last_quick_scan),
+        ("full", &s.full_scan_every, &s.last_full_scan),
+    ] {
+        let last = match last {
+            Some(r) => format!(
+                "last {} at {} (unix), {} files, {} threats",
+                r.result, r.finished, r.files_scanned, r.threats_found
+            ),
+            None => "never run".into(),
+        };
+        let running = if s.scan_running.as_deref() == Some(kind) {
+            " (running now)"
+        } else {
+            ""
+        };
+        out.push(format!("  {kind} scan every {every}{running}: {last}"));
     }
     out
 }
@@ -443,7 +546,16 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.validate().unwrap_err().contains("exclude_extensions"));
+        let bad = AntivirusConfig {
+            full_scan_every: "7".into(),
+            ..Default::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .contains("antivirus.full_scan_every"));
         assert!(AntivirusConfig::default().validate().is_ok());
+        assert!(!AntivirusConfig::default().schedule().any());
     }
 
     #[test]
@@ -453,6 +565,7 @@ mod tests {
         assert!(!s.real_time);
         assert_eq!(s.mode, "off");
         assert!(s.detail.contains("antivirus.enabled"));
-        assert_eq!(status_lines(&s).len(), 1);
+        assert_eq!(status_lines(&s).len(), 3);
+        assert!(status_lines(&s)[1].contains("quick scan every off: never run"));
     }
 }

@@ -24,7 +24,7 @@
 //! (agent stop or crash) makes the kernel allow whatever is pending: fail open.
 
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,6 +40,7 @@ use crate::av::cache::{Cached, Threat, VerdictCache};
 use crate::av::marks::{self, MarkSet};
 use crate::av::rows::{detection_row, scan_failed_row, Detected, RowQueue};
 use crate::av::{AvAction, Exclusions};
+use crate::fanotify::{fd_path, Group};
 use crate::protect::digest::{file_key, FileKey};
 use crate::protect::report::ProcSnapshot;
 
@@ -139,7 +140,7 @@ struct Job {
 }
 
 struct Shared {
-    fan: OwnedFd,
+    fan: Group,
     opts: OnAccessOptions,
     engine: Arc<Engine>,
     limits: Limits,
@@ -169,7 +170,7 @@ impl OnAccess {
         vault: Option<Quarantine>,
         rows: Arc<RowQueue>,
     ) -> std::io::Result<OnAccess> {
-        let fan = crate::protect::ladder::fanotify_group()?;
+        let fan = Group::permissions(false)?;
         let limits = Limits {
             max_file_bytes: opts.max_bytes,
             deadline: opts.timeout,
@@ -270,22 +271,9 @@ impl Shared {
     }
 
     fn respond(&self, fd: i32, allow: bool) {
-        let r = libc::fanotify_response {
-            fd,
-            response: if allow {
-                libc::FAN_ALLOW
-            } else {
-                libc::FAN_DENY
-            },
-        };
-        // SAFETY: writes one fanotify_response that lives for the call to our group.
-        unsafe {
-            libc::write(
-                self.fan.as_raw_fd(),
-                (&r as *const libc::fanotify_response).cast(),
-                std::mem::size_of::<libc::fanotify_response>(),
-            )
-        };
+        if self.fan.respond(fd, allow).is_err() {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Answer a job once; false when someone answered first.
@@ -439,24 +427,11 @@ impl Shared {
     }
 }
 
-/// The path of an open file, as the kernel names it.
-fn fd_path(f: &File) -> String {
-    let p = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd()))
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // A file unlinked while held keeps the name it had.
-    match p.strip_suffix(" (deleted)") {
-        Some(name) => name.to_string(),
-        None => p,
-    }
-}
-
 fn under(path: &str, roots: &[PathBuf]) -> bool {
     roots.iter().any(|r| Path::new(path).starts_with(r))
 }
 
 fn reader(s: &Shared, work: SyncSender<Work>) {
-    const META: usize = std::mem::size_of::<libc::fanotify_event_metadata>();
     let mut buf = vec![0u8; 64 * 1024];
     let mut pending: Vec<Arc<Job>> = Vec::new();
     let mut last_marks = Instant::now();
@@ -472,45 +447,12 @@ fn reader(s: &Shared, work: SyncSender<Work>) {
             .min()
             .unwrap_or(Duration::from_millis(200))
             .min(Duration::from_millis(200));
-        let mut pfd = libc::pollfd {
-            fd: s.fan.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let ready = unsafe { libc::poll(&mut pfd, 1, wait.as_millis().max(1) as libc::c_int) };
-        if ready > 0 {
-            loop {
-                // SAFETY: reads into a buffer valid for `buf.len()` bytes.
-                let n =
-                    unsafe { libc::read(s.fan.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-                if n <= 0 {
-                    break;
+        if s.fan.wait(wait) {
+            s.fan.read_events(&mut buf, |ev| {
+                if let Some(w) = event(s, ev.file, ev.mask, ev.pid) {
+                    dispatch(s, &work, w, &mut pending);
                 }
-                let (n, mut off) = (n as usize, 0usize);
-                while off + META <= n {
-                    // SAFETY: `off + META <= n` bytes were written by the kernel; the read is
-                    // unaligned-safe and the struct is plain old data.
-                    let m: libc::fanotify_event_metadata =
-                        unsafe { std::ptr::read_unaligned(buf[off..].as_ptr().cast()) };
-                    let len = m.event_len as usize;
-                    if len < META || off + len > n {
-                        break;
-                    }
-                    off += len;
-                    if m.fd < 0 {
-                        continue;
-                    }
-                    // SAFETY: the event gave us this descriptor, owned from here on.
-                    let file = unsafe { File::from_raw_fd(m.fd) };
-                    if m.vers != libc::FANOTIFY_METADATA_VERSION {
-                        continue;
-                    }
-                    if let Some(w) = event(s, file, m.mask, m.pid as u32) {
-                        dispatch(s, &work, w, &mut pending);
-                    }
-                }
-            }
+            });
         }
         let now = Instant::now();
         pending.retain(|job| {

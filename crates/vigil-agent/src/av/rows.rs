@@ -8,10 +8,10 @@
 //!   Object, QuarantineId};
 //! - `AntivirusScanFailed`: an open or exec allowed (or refused by `fail_closed`) without a
 //!   verdict, with `AdditionalFields` {Reason, Action}.
-//! - [`mde_event`]: a `DeviceEvents` row for an MDE ActionType that `vigil-schema` may not
-//!   list yet (`AsrUntrustedExecutableBlocked`, `TamperingAttempt`, ...): when the schema has
-//!   it, it is the row's ActionType; otherwise the row is written with a fallback type that
-//!   the schema has and carries the MDE name in `AdditionalFields.MdeActionType`.
+//! - [`mde_event`]: a `DeviceEvents` row for an MDE ActionType (`AsrUntrustedExecutableBlocked`,
+//!   `TamperingAttempt`, ...): when the schema lists it (the ASR and tampering names are
+//!   listed), it is the row's ActionType; otherwise the row is written with a fallback type
+//!   that the schema has and carries the MDE name in `AdditionalFields.MdeActionType`.
 //!
 //! **Invariant:** the queue is bounded; what does not fit is counted, never blocks a
 //! permission event.
@@ -197,6 +197,11 @@ mod tests {
     fn unknown_mde_action_types_fall_back_and_keep_their_name() {
         let row = mde_event("AntivirusReport", "AntivirusDetection", Timestamp::now());
         assert_eq!(row.action_type(), "AntivirusReport");
+        let row = mde_event("TamperingAttempt", "AntivirusReport", Timestamp::now());
+        assert_eq!(row.action_type(), "TamperingAttempt");
+        assert!(row
+            .extra()
+            .is_none_or(|e| !e.to_json().contains("MdeActionType")));
         let row = mde_event("VigilNoSuchActionType", "AntivirusReport", Timestamp::now());
         assert_eq!(row.action_type(), "AntivirusReport");
         assert!(row

@@ -17,7 +17,26 @@
  *    `comm_roles`); in block mode the process gets SIGKILL;
  *  - tracepoint/syscalls/sys_enter_ptrace and sys_enter_process_vm_writev: ptrace
  *    attach/seize/poke or writing another process's memory by a process that is not a
- *    debugger: SIGKILL before the call runs in block mode.
+ *    debugger: SIGKILL in block mode (the signal is pending when the call runs; the process
+ *    dies on its way back to user space);
+ *  - the same open tracepoints, and sys_enter_{rename,renameat,renameat2}: an open for
+ *    writing or a rename whose path (as given, absolute) is one of `watch_paths` (the
+ *    preload files: a file that does not exist yet cannot carry a fanotify mark) is an ASR
+ *    preload_write hit; every rename counts towards the ransomware rule (`changes`, per
+ *    process and window, `asr_params`);
+ *  - tracepoint/syscalls/sys_exit_{openat,openat2,open,creat}: a file opened for writing
+ *    by a downloader (VG_ROLE_DOWNLOADER) goes into `downloaded` (device, inode → writer),
+ *    and tp_btf/sched_process_exec kills the exec of such a file (downloaded_exec); an
+ *    existing regular file opened for writing but not appending (the open did not create
+ *    it: FMODE_CREATED) counts towards the ransomware rule, once per file and window
+ *    (`changed_files`);
+ *  - tp_btf/sys_enter (every system call; loaded only with the module_load rule on):
+ *    finit_module(2) of a file whose (device, inode) is not in `module_ok` (the package
+ *    manager's modules, filled from user space), and init_module(2): SIGKILL in block
+ *    mode. The kernel reads the module file after the syscall tracepoint; with a fatal
+ *    signal pending, that page-cache read stops at once (filemap_read checks
+ *    fatal_signal_pending), so a module on a disk filesystem is not parsed. init_module's
+ *    image is copied from memory without that check: there the kill comes after the call.
  *
  * Processes named VG_ROLE_EXCLUDED in `comm_roles` and pids in `protected` are never matched.
  * Needs Linux 5.8+ (ring buffer) and BTF.
@@ -46,6 +65,29 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 struct vg_record _record = {};
 struct vg_open _open = {};
 struct vg_comm _comm = {};
+struct vg_file_id _file_id = {};
+struct vg_writer _writer = {};
+struct vg_watch _watch = {};
+struct vg_params _params = {};
+struct vg_changes _changes = {};
+struct vg_change_key _change_key = {};
+
+#define O_APPEND_ 02000
+#define S_IFMT_ 00170000
+#define S_IFREG_ 0100000
+#define FMODE_CREATED_ (1 << 20) /* as sensors.bpf.c */
+
+#define O_RDWR_ 02
+#if defined(__TARGET_ARCH_x86)
+#define NR_INIT_MODULE 175
+#define NR_FINIT_MODULE 313
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_INIT_MODULE 105
+#define NR_FINIT_MODULE 273
+#else
+#define NR_INIT_MODULE -1
+#define NR_FINIT_MODULE -1
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -74,6 +116,48 @@ struct {
 	__type(value, __u32); /* enum vg_role bits */
 	__uint(max_entries, 1024);
 } comm_roles SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct vg_file_id);
+	__type(value, struct vg_writer);
+	__uint(max_entries, 16384);
+} downloaded SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct vg_file_id);
+	__type(value, __u32);
+	__uint(max_entries, 65536);
+} module_ok SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct vg_watch);
+	__uint(max_entries, VG_WATCH);
+} watch_paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct vg_params);
+	__uint(max_entries, 1);
+} asr_params SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, __u32); /* tgid */
+	__type(value, struct vg_changes);
+	__uint(max_entries, 16384);
+} changes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct vg_change_key);
+	__type(value, __u64); /* when it was counted */
+	__uint(max_entries, 65536);
+} changed_files SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -151,6 +235,128 @@ int vg_signal(struct trace_event_raw_signal_generate *ctx)
 	return 0;
 }
 
+/* Record an ASR match of the current process; kill it in block mode. */
+static __always_inline struct vg_record *asr_record(__u32 rule, __u32 mode, __u32 op)
+{
+	__u32 killed = 0;
+	if (mode == VG_MODE_BLOCK) {
+		bpf_send_signal(SIGKILL);
+		killed = 1;
+	}
+	struct vg_record *r = start(VG_REC_ASR);
+	if (!r)
+		return 0;
+	r->rule = rule;
+	r->killed = killed;
+	r->result = op;
+	return r;
+}
+
+static __always_inline int excluded_current(void)
+{
+	char comm[VG_COMM] = {};
+	__u32 me = bpf_get_current_pid_tgid() >> 32;
+	if (bpf_map_lookup_elem(&protected, &me))
+		return 1;
+	bpf_get_current_comm(comm, sizeof(comm));
+	return (role_of(comm) & VG_ROLE_EXCLUDED) != 0;
+}
+
+/* The watched path equal to the user string `upath`: 0 none, 1 for renames only, 2 for
+ * renames and opens. */
+static __always_inline int watched(const char *upath)
+{
+	char buf[VG_WATCH_LEN] = {};
+	if (bpf_probe_read_user_str(buf, sizeof(buf), upath) <= 1)
+		return 0;
+	for (__u32 i = 0; i < VG_WATCH; i++) {
+		__u32 k = i;
+		struct vg_watch *w = bpf_map_lookup_elem(&watch_paths, &k);
+		if (!w || w->path[0] == 0)
+			continue;
+		int same = 1;
+		for (int j = 0; j < VG_WATCH_LEN; j++) {
+			if (w->path[j] != buf[j]) {
+				same = 0;
+				break;
+			}
+			if (buf[j] == 0)
+				break;
+		}
+		if (same)
+			return w->opens ? 2 : 1;
+	}
+	return 0;
+}
+
+/* Count one file change of the current process; past the threshold within the window, one
+ * ransomware hit per window. */
+static __always_inline void count_change(void)
+{
+	__u32 mode = mode_of(VG_RULE_RANSOMWARE);
+	if (mode == VG_MODE_OFF)
+		return;
+	char comm[VG_COMM] = {};
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (role_of(comm) & (VG_ROLE_EXCLUDED | VG_ROLE_PACKAGER))
+		return;
+	__u32 me = bpf_get_current_pid_tgid() >> 32;
+	if (bpf_map_lookup_elem(&protected, &me))
+		return;
+	__u32 k = 0;
+	struct vg_params *p = bpf_map_lookup_elem(&asr_params, &k);
+	if (!p || p->threshold == 0)
+		return;
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct vg_changes *c = bpf_map_lookup_elem(&changes, &me);
+	if (!c || now - c->start > p->window_ns) {
+		struct vg_changes fresh = { .start = now, .count = 1 };
+		bpf_map_update_elem(&changes, &me, &fresh, BPF_ANY);
+		return;
+	}
+	/* Not atomic: two threads of one process may count one change once; the threshold is a
+	 * heuristic. */
+	__u32 n = c->count + 1;
+	c->count = n;
+	if (n <= p->threshold || c->reported)
+		return;
+	c->reported = 1;
+	struct vg_record *r = asr_record(VG_RULE_RANSOMWARE, mode, VG_OP_MASS_CHANGE);
+	if (!r)
+		return;
+	r->target = n;
+	bpf_ringbuf_submit(r, 0);
+}
+
+/* An open(2)-family call with `flags` on the user path `upath`. */
+static __always_inline void asr_open(const char *upath, __u32 flags)
+{
+	if (!(flags & (O_WRONLY_ | O_RDWR_ | O_CREAT_ | O_TRUNC_)))
+		return;
+	__u32 mode = mode_of(VG_RULE_PRELOAD_WRITE);
+	if (mode == VG_MODE_OFF || watched(upath) != 2 || excluded_current())
+		return;
+	struct vg_record *r = asr_record(VG_RULE_PRELOAD_WRITE, mode, VG_OP_OPEN);
+	if (!r)
+		return;
+	bpf_probe_read_user_str(r->path, sizeof(r->path), upath);
+	bpf_ringbuf_submit(r, 0);
+}
+
+/* A rename(2)-family call onto the user path `upath`. */
+static __always_inline void asr_rename(const char *upath)
+{
+	count_change();
+	__u32 mode = mode_of(VG_RULE_PRELOAD_WRITE);
+	if (mode == VG_MODE_OFF || !watched(upath) || excluded_current())
+		return;
+	struct vg_record *r = asr_record(VG_RULE_PRELOAD_WRITE, mode, VG_OP_RENAME);
+	if (!r)
+		return;
+	bpf_probe_read_user_str(r->path, sizeof(r->path), upath);
+	bpf_ringbuf_submit(r, 0);
+}
+
 static __always_inline void remember_open(__u32 flags)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -162,6 +368,7 @@ SEC("tracepoint/syscalls/sys_enter_openat")
 int vg_openat(struct trace_event_raw_sys_enter *ctx)
 {
 	remember_open((__u32)ctx->args[2]);
+	asr_open((const char *)ctx->args[1], (__u32)ctx->args[2]);
 	return 0;
 }
 
@@ -171,6 +378,7 @@ int vg_openat2(struct trace_event_raw_sys_enter *ctx)
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
 	remember_open((__u32)how.flags);
+	asr_open((const char *)ctx->args[1], (__u32)how.flags);
 	return 0;
 }
 
@@ -178,6 +386,7 @@ SEC("tracepoint/syscalls/sys_enter_open")
 int vg_open(struct trace_event_raw_sys_enter *ctx)
 {
 	remember_open((__u32)ctx->args[1]);
+	asr_open((const char *)ctx->args[0], (__u32)ctx->args[1]);
 	return 0;
 }
 
@@ -185,6 +394,7 @@ SEC("tracepoint/syscalls/sys_enter_creat")
 int vg_creat(struct trace_event_raw_sys_enter *ctx)
 {
 	remember_open(O_CREAT_ | O_WRONLY_ | O_TRUNC_);
+	asr_open((const char *)ctx->args[0], O_CREAT_ | O_WRONLY_ | O_TRUNC_);
 	return 0;
 }
 
@@ -202,34 +412,126 @@ int vg_execveat(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* Record an ASR match of the current process; kill it in block mode. */
+SEC("tracepoint/syscalls/sys_enter_rename")
+int vg_rename(struct trace_event_raw_sys_enter *ctx)
+{
+	asr_rename((const char *)ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_renameat")
+int vg_renameat(struct trace_event_raw_sys_enter *ctx)
+{
+	asr_rename((const char *)ctx->args[3]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_renameat2")
+int vg_renameat2(struct trace_event_raw_sys_enter *ctx)
+{
+	asr_rename((const char *)ctx->args[3]);
+	return 0;
+}
+
+/* The file open as `fd` in the current process, or 0. */
+static __always_inline struct file *fd_file(int fd)
+{
+	if (fd < 0)
+		return 0;
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(t, files, fdt, fd);
+	unsigned int max = BPF_CORE_READ(t, files, fdt, max_fds);
+	if (!fds || (unsigned int)fd >= max)
+		return 0;
+	struct file *f = 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* An open that succeeded: a downloader's file is remembered with its writer; the rewrite of
+ * an existing regular file counts towards the ransomware rule. */
+static __always_inline void on_open_exit(long ret)
+{
+	if (ret < 0)
+		return;
+	__u32 dl = mode_of(VG_RULE_DOWNLOADED_EXEC);
+	__u32 rw = mode_of(VG_RULE_RANSOMWARE);
+	if (dl == VG_MODE_OFF && rw == VG_MODE_OFF)
+		return;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct vg_open *o = bpf_map_lookup_elem(&open_flags, &tid);
+	if (!o || !(o->flags & (O_WRONLY_ | O_RDWR_ | O_CREAT_ | O_TRUNC_)))
+		return;
+	__u32 flags = o->flags;
+	struct file *f = fd_file((int)ret);
+	if (!f)
+		return;
+	struct vg_file_id fid = {};
+	fid.ino = BPF_CORE_READ(f, f_inode, i_ino);
+	fid.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	char comm[VG_COMM] = {};
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (dl != VG_MODE_OFF && (role_of(comm) & VG_ROLE_DOWNLOADER)) {
+		struct vg_writer w = { .ts = bpf_ktime_get_boot_ns(), .tgid = id >> 32 };
+		__builtin_memcpy(w.comm, comm, VG_COMM);
+		bpf_map_update_elem(&downloaded, &fid, &w, BPF_ANY);
+	}
+	if (rw == VG_MODE_OFF || (flags & O_APPEND_))
+		return;
+	unsigned int fmode = BPF_CORE_READ(f, f_mode);
+	unsigned short imode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((imode & S_IFMT_) != S_IFREG_ || (fmode & FMODE_CREATED_))
+		return;
+	struct vg_change_key k = { .ino = fid.ino, .dev = fid.dev, .tgid = id >> 32 };
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u32 zero = 0;
+	struct vg_params *p = bpf_map_lookup_elem(&asr_params, &zero);
+	__u64 *seen = bpf_map_lookup_elem(&changed_files, &k);
+	if (seen && p && now - *seen <= p->window_ns)
+		return; /* this file already counted in this window */
+	bpf_map_update_elem(&changed_files, &k, &now, BPF_ANY);
+	count_change();
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int vg_openat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	on_open_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int vg_openat2_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	on_open_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int vg_open_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	on_open_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int vg_creat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	on_open_exit(ctx->ret);
+	return 0;
+}
+
 static __always_inline void asr_hit(__u32 rule, __u32 mode, const char *path, __u32 target, int req)
 {
-	__u32 killed = 0;
-	if (mode == VG_MODE_BLOCK) {
-		bpf_send_signal(SIGKILL);
-		killed = 1;
-	}
-	struct vg_record *r = start(VG_REC_ASR);
+	struct vg_record *r = asr_record(rule, mode, VG_OP_EXEC);
 	if (!r)
 		return;
-	r->rule = rule;
-	r->killed = killed;
 	r->target = target;
 	r->sig = req;
 	if (path)
 		bpf_probe_read_kernel_str(r->path, sizeof(r->path), path);
 	bpf_ringbuf_submit(r, 0);
-}
-
-static __always_inline int excluded_current(void)
-{
-	char comm[VG_COMM] = {};
-	__u32 me = bpf_get_current_pid_tgid() >> 32;
-	if (bpf_map_lookup_elem(&protected, &me))
-		return 1;
-	bpf_get_current_comm(comm, sizeof(comm));
-	return (role_of(comm) & VG_ROLE_EXCLUDED) != 0;
 }
 
 /* Whether `name` (kernel memory) is a file directly in /tmp, /dev/shm or /var/tmp. */
@@ -275,6 +577,25 @@ int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 			dir_mode |= S_IWOTH;
 		if (dir_mode & S_IWOTH) {
 			asr_hit(VG_RULE_WORLD_WRITABLE_EXEC, mode, filename, 0, 0);
+			return 0;
+		}
+	}
+	mode = mode_of(VG_RULE_DOWNLOADED_EXEC);
+	if (mode != VG_MODE_OFF) {
+		struct vg_file_id id = {};
+		id.ino = BPF_CORE_READ(bprm, file, f_inode, i_ino);
+		id.dev = BPF_CORE_READ(bprm, file, f_inode, i_sb, s_dev);
+		struct vg_writer *w = bpf_map_lookup_elem(&downloaded, &id);
+		if (w) {
+			struct vg_record *r = asr_record(VG_RULE_DOWNLOADED_EXEC, mode, VG_OP_EXEC);
+			if (r) {
+				r->target = w->tgid;
+				r->dev = id.dev;
+				r->ino = id.ino;
+				__builtin_memcpy(r->tcomm, w->comm, VG_COMM);
+				bpf_probe_read_kernel_str(r->path, sizeof(r->path), filename);
+				bpf_ringbuf_submit(r, 0);
+			}
 			return 0;
 		}
 	}
@@ -330,5 +651,39 @@ int vg_vm_writev(struct trace_event_raw_sys_enter *ctx)
 	if (target == me)
 		return 0;
 	ptrace_like(target, -1);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(vg_sys_enter, struct pt_regs *regs, long id)
+{
+	if (id != NR_FINIT_MODULE && id != NR_INIT_MODULE)
+		return 0;
+	__u32 mode = mode_of(VG_RULE_MODULE_LOAD);
+	if (mode == VG_MODE_OFF || excluded_current())
+		return 0;
+	struct vg_file_id fid = {};
+	struct file *f = 0;
+	__u32 op = VG_OP_INIT_MODULE;
+	if (id == NR_FINIT_MODULE) {
+		op = VG_OP_FINIT_MODULE;
+		f = fd_file((int)PT_REGS_PARM1_CORE_SYSCALL(regs));
+		if (f) {
+			fid.ino = BPF_CORE_READ(f, f_inode, i_ino);
+			fid.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+			if (bpf_map_lookup_elem(&module_ok, &fid))
+				return 0;
+		}
+	}
+	struct vg_record *r = asr_record(VG_RULE_MODULE_LOAD, mode, op);
+	if (!r)
+		return 0;
+	r->dev = fid.dev;
+	r->ino = fid.ino;
+	if (f) {
+		const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+		bpf_probe_read_kernel_str(r->path, sizeof(r->path), name);
+	}
+	bpf_ringbuf_submit(r, 0);
 	return 0;
 }

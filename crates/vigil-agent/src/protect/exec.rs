@@ -38,6 +38,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
@@ -48,6 +49,7 @@ use serde::{Deserialize, Serialize};
 use vigil_intel::{Action, IntelSet};
 use vigil_schema::Timestamp;
 
+use crate::fanotify::{fd_path, Group, MarkKind};
 use crate::protect::digest::{file_key, hash_file, verdict, DigestCache, Digests, FileKey};
 use crate::protect::report::{
     ExecOutcome, ExecReport, IndicatorInfo, ProcSnapshot, Report, Reports,
@@ -162,7 +164,7 @@ struct Job {
 }
 
 struct Shared {
-    fan: OwnedFd,
+    fan: Group,
     opts: ExecOptions,
     policy: RwLock<Arc<ExecPolicy>>,
     allowlist: RwLock<Option<Arc<ExecAllowlist>>>,
@@ -191,7 +193,7 @@ impl ExecGuard {
     /// Start the guard on a fanotify group (see `ladder::fanotify_group`); unarmed until a
     /// policy with hash indicators is set.
     pub fn start(
-        group: OwnedFd,
+        group: Group,
         opts: ExecOptions,
         reports: Arc<Reports>,
     ) -> std::io::Result<ExecGuard> {
@@ -283,7 +285,11 @@ impl ExecGuard {
             if m.devs.contains(&dev) {
                 continue;
             }
-            match mark(&self.shared.fan, &dir) {
+            match self
+                .shared
+                .fan
+                .mark_filesystem_or_mount(libc::FAN_OPEN_EXEC_PERM, Path::new(&dir))
+            {
                 Ok(kind) => {
                     m.devs.insert(dev);
                     m.marked.push(format!("{dir} ({kind})"));
@@ -304,17 +310,8 @@ impl ExecGuard {
         if !m.armed {
             return;
         }
-        for kind in [libc::FAN_MARK_FILESYSTEM, libc::FAN_MARK_MOUNT] {
-            // SAFETY: a valid fanotify descriptor; FLUSH takes no path.
-            unsafe {
-                libc::fanotify_mark(
-                    self.shared.fan.as_raw_fd(),
-                    libc::FAN_MARK_FLUSH | kind,
-                    0,
-                    libc::AT_FDCWD,
-                    std::ptr::null(),
-                )
-            };
+        for kind in [MarkKind::Filesystem, MarkKind::Mount] {
+            self.shared.fan.flush(kind);
         }
         *m = MarkState::default();
     }
@@ -407,23 +404,7 @@ impl Shared {
     }
 
     fn respond(&self, fd: i32, allow: bool) {
-        let r = libc::fanotify_response {
-            fd,
-            response: if allow {
-                libc::FAN_ALLOW
-            } else {
-                libc::FAN_DENY
-            },
-        };
-        // SAFETY: writes one fanotify_response that lives for the call to our group.
-        let n = unsafe {
-            libc::write(
-                self.fan.as_raw_fd(),
-                (&r as *const libc::fanotify_response).cast(),
-                std::mem::size_of::<libc::fanotify_response>(),
-            )
-        };
-        if n < 0 {
+        if self.fan.respond(fd, allow).is_err() {
             self.counters.errors.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -468,42 +449,8 @@ fn now_ms() -> i64 {
     Timestamp::now().nanos() / 1_000_000
 }
 
-/// The path of an open file, as the kernel names it.
-fn fd_path(f: &File) -> String {
-    std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd()))
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Mark `dir`'s filesystem (or, if refused, the mount) for exec permission events.
-fn mark(fan: &OwnedFd, dir: &str) -> std::io::Result<&'static str> {
-    let path = std::ffi::CString::new(dir).map_err(std::io::Error::other)?;
-    let mut last = None;
-    for (kind, name) in [
-        (libc::FAN_MARK_FILESYSTEM, "filesystem"),
-        (libc::FAN_MARK_MOUNT, "mount"),
-    ] {
-        // SAFETY: a valid fanotify descriptor and a NUL-terminated path.
-        let rc = unsafe {
-            libc::fanotify_mark(
-                fan.as_raw_fd(),
-                libc::FAN_MARK_ADD | kind,
-                libc::FAN_OPEN_EXEC_PERM,
-                libc::AT_FDCWD,
-                path.as_ptr(),
-            )
-        };
-        if rc == 0 {
-            return Ok(name);
-        }
-        last = Some(std::io::Error::last_os_error());
-    }
-    Err(last.unwrap_or_else(|| std::io::Error::other("no mark kind left")))
-}
-
 /// The event loop: dispatch every event, enforce deadlines.
 fn reader(s: &Shared, work: SyncSender<Arc<Job>>) {
-    const META: usize = std::mem::size_of::<libc::fanotify_event_metadata>();
     let mut buf = vec![0u8; 64 * 1024];
     let mut pending: Vec<Arc<Job>> = Vec::new();
     while !s.stop.load(Ordering::Relaxed) {
@@ -514,66 +461,32 @@ fn reader(s: &Shared, work: SyncSender<Arc<Job>>) {
             .min()
             .unwrap_or(Duration::from_millis(200))
             .min(Duration::from_millis(200));
-        let mut pfd = libc::pollfd {
-            fd: s.fan.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let ready = unsafe { libc::poll(&mut pfd, 1, wait.as_millis().max(1) as libc::c_int) };
-        if ready > 0 {
-            loop {
-                // SAFETY: reads into a buffer valid for `buf.len()` bytes.
-                let n =
-                    unsafe { libc::read(s.fan.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-                if n <= 0 {
-                    break;
-                }
-                let mut off = 0usize;
-                let n = n as usize;
-                while off + META <= n {
-                    // SAFETY: `off + META <= n` bytes were written by the kernel; the read is
-                    // unaligned-safe and the struct is plain old data.
-                    let m: libc::fanotify_event_metadata =
-                        unsafe { std::ptr::read_unaligned(buf[off..].as_ptr().cast()) };
-                    let len = m.event_len as usize;
-                    if len < META || off + len > n {
-                        break;
+        if s.fan.wait(wait) {
+            s.fan.read_events(&mut buf, |ev| {
+                let Some(job) = event(s, ev.file, ev.mask, ev.pid) else {
+                    return;
+                };
+                match work.try_send(Arc::clone(&job)) {
+                    Ok(()) => pending.push(job),
+                    Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job))
+                        if job.restricted_path.is_some() =>
+                    {
+                        s.restrict(&job, None, REASON_RESTRICTED);
                     }
-                    off += len;
-                    if m.vers != libc::FANOTIFY_METADATA_VERSION || m.fd < 0 {
-                        if m.fd >= 0 {
-                            // SAFETY: the event gave us this descriptor; we close it.
-                            drop(unsafe { OwnedFd::from_raw_fd(m.fd) });
-                        }
-                        continue;
-                    }
-                    // SAFETY: the event gave us this descriptor, owned from here on.
-                    let file = unsafe { File::from_raw_fd(m.fd) };
-                    if let Some(job) = event(s, file, m.mask, m.pid as u32) {
-                        match work.try_send(Arc::clone(&job)) {
-                            Ok(()) => pending.push(job),
-                            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job))
-                                if job.restricted_path.is_some() =>
-                            {
-                                s.restrict(&job, None, REASON_RESTRICTED);
-                            }
-                            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
-                                s.answer(&job, true);
-                                s.counters.queue_full.fetch_add(1, Ordering::Relaxed);
-                                s.exec_report(
-                                    &job,
-                                    None,
-                                    ExecOutcome::Unscanned {
-                                        reason: REASON_QUEUE,
-                                    },
-                                    None,
-                                );
-                            }
-                        }
+                    Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
+                        s.answer(&job, true);
+                        s.counters.queue_full.fetch_add(1, Ordering::Relaxed);
+                        s.exec_report(
+                            &job,
+                            None,
+                            ExecOutcome::Unscanned {
+                                reason: REASON_QUEUE,
+                            },
+                            None,
+                        );
                     }
                 }
-            }
+            });
         }
         let now = Instant::now();
         pending.retain(|job| {

@@ -9,7 +9,6 @@
 //! - **cgroup v2 BPF**: a cgroup2 hierarchy must be mounted (its root, as this agent sees it);
 //!   whether the programs attach is known when they are attached.
 
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -57,30 +56,14 @@ pub fn probe_lsm() -> Probe {
     }
 }
 
-/// A fanotify group for permission events (`FAN_CLASS_CONTENT`, unlimited queue, so that a
-/// permission event is never lost: the kernel allows what it cannot queue).
-pub fn fanotify_group() -> std::io::Result<OwnedFd> {
-    // SAFETY: fanotify_init takes flags only; the result is checked before use.
-    let raw = unsafe {
-        libc::fanotify_init(
-            libc::FAN_CLASS_CONTENT
-                | libc::FAN_CLOEXEC
-                | libc::FAN_NONBLOCK
-                | libc::FAN_UNLIMITED_QUEUE,
-            (libc::O_RDONLY | libc::O_LARGEFILE | libc::O_CLOEXEC) as libc::c_uint,
-        )
-    };
-    if raw < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+/// A fanotify group for permission events (see `crate::fanotify`).
+pub fn fanotify_group() -> std::io::Result<crate::fanotify::Group> {
+    crate::fanotify::Group::permissions(false)
 }
 
 /// Whether exec permission events work: a group opens and accepts a `FAN_OPEN_EXEC_PERM`
 /// mark (on the root directory's own inode, which is never executed, then removed).
 pub fn probe_fanotify() -> Probe {
-    use std::os::fd::AsRawFd;
     let group = match fanotify_group() {
         Ok(g) => g,
         Err(e) => {
@@ -89,21 +72,12 @@ pub fn probe_fanotify() -> Probe {
             ))
         }
     };
-    // SAFETY: a valid fanotify descriptor and a NUL-terminated path.
-    let rc = unsafe {
-        libc::fanotify_mark(
-            group.as_raw_fd(),
-            libc::FAN_MARK_ADD,
-            libc::FAN_OPEN_EXEC_PERM,
-            libc::AT_FDCWD,
-            c"/".as_ptr(),
-        )
-    };
-    if rc < 0 {
-        return Probe::no(format!(
-            "FAN_OPEN_EXEC_PERM refused (needs Linux 5.0): {}",
-            std::io::Error::last_os_error()
-        ));
+    if let Err(e) = group.mark(
+        crate::fanotify::MarkKind::Inode,
+        libc::FAN_OPEN_EXEC_PERM,
+        std::path::Path::new("/"),
+    ) {
+        return Probe::no(format!("FAN_OPEN_EXEC_PERM refused (needs Linux 5.0): {e}"));
     }
     Probe::yes("fanotify FAN_OPEN_EXEC_PERM")
 }

@@ -36,7 +36,7 @@ mod persistence;
 mod procs;
 mod quarantine;
 mod restrict;
-mod scan;
+pub(crate) mod scan;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;

@@ -20,17 +20,17 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use vigil_schema::{Col, Timestamp};
 
 use crate::av::rows::{mde_event, put_file, RowQueue};
+use crate::fanotify::{fd_path, other_process, serve_opens, Group, MarkKind};
 use crate::protect::report::ProcSnapshot;
 use crate::tamper::kernel::GuardMaps;
 
@@ -44,12 +44,11 @@ pub struct FileGuardOptions {
 }
 
 struct Shared {
-    fan: OwnedFd,
+    fan: Group,
     opts: FileGuardOptions,
     maps: Option<Arc<GuardMaps>>,
     maintenance: Arc<AtomicBool>,
     rows: Arc<RowQueue>,
-    own: u32,
     stop: AtomicBool,
     denied: AtomicU64,
     events: AtomicU64,
@@ -68,53 +67,6 @@ pub fn writes(flags: u32) -> bool {
     f & (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_APPEND) != 0
 }
 
-fn group() -> std::io::Result<OwnedFd> {
-    // SAFETY: fanotify_init takes flags only; the result is checked before use.
-    let raw = unsafe {
-        libc::fanotify_init(
-            libc::FAN_CLASS_CONTENT
-                | libc::FAN_CLOEXEC
-                | libc::FAN_NONBLOCK
-                | libc::FAN_UNLIMITED_QUEUE
-                | libc::FAN_REPORT_TID,
-            (libc::O_RDONLY | libc::O_LARGEFILE | libc::O_CLOEXEC) as libc::c_uint,
-        )
-    };
-    if raw < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
-}
-
-fn mark(fan: &OwnedFd, path: &Path, mask: u64) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
-    // SAFETY: a valid fanotify descriptor and a NUL-terminated path that lives for the call.
-    let rc = unsafe {
-        libc::fanotify_mark(
-            fan.as_raw_fd(),
-            libc::FAN_MARK_ADD | libc::FAN_MARK_INODE,
-            mask,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-/// The thread group of thread `tid`, from `/proc/<tid>/status`.
-fn tgid_of(tid: u32) -> Option<u32> {
-    let s = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    s.lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 impl FileGuard {
     /// Mark and start the reader. `maps` are the guard programs' maps (open flags), if
     /// they loaded.
@@ -124,25 +76,24 @@ impl FileGuard {
         maintenance: Arc<AtomicBool>,
         rows: Arc<RowQueue>,
     ) -> std::io::Result<FileGuard> {
-        let fan = group()?;
+        let fan = Group::permissions(true)?;
         let shared = Arc::new(Shared {
             fan,
             opts,
             maps,
             maintenance,
             rows,
-            own: std::process::id(),
             stop: AtomicBool::new(false),
             denied: AtomicU64::new(0),
             events: AtomicU64::new(0),
             dirs: Mutex::new(HashSet::new()),
         });
         if let Some(c) = &shared.opts.config {
-            mark(&shared.fan, c, libc::FAN_OPEN_PERM)?;
+            shared.fan.mark(MarkKind::Inode, libc::FAN_OPEN_PERM, c)?;
         }
         if shared.maps.is_some() {
             if let Some(b) = &shared.opts.binary {
-                mark(&shared.fan, b, libc::FAN_OPEN_PERM)?;
+                shared.fan.mark(MarkKind::Inode, libc::FAN_OPEN_PERM, b)?;
             }
         }
         shared.mark_state()?;
@@ -194,10 +145,10 @@ impl Shared {
                 continue;
             }
             if dirs.insert((md.dev(), md.ino())) {
-                let r = mark(
-                    &self.fan,
-                    &d,
+                let r = self.fan.mark(
+                    MarkKind::Inode,
                     libc::FAN_OPEN_PERM | libc::FAN_EVENT_ON_CHILD,
+                    &d,
                 );
                 if first {
                     r?;
@@ -215,40 +166,15 @@ impl Shared {
         Ok(())
     }
 
-    fn respond(&self, fd: i32, allow: bool) {
-        let r = libc::fanotify_response {
-            fd,
-            response: if allow {
-                libc::FAN_ALLOW
-            } else {
-                libc::FAN_DENY
-            },
-        };
-        // SAFETY: writes one fanotify_response that lives for the call to our group.
-        unsafe {
-            libc::write(
-                self.fan.as_raw_fd(),
-                (&r as *const libc::fanotify_response).cast(),
-                std::mem::size_of::<libc::fanotify_response>(),
-            )
-        };
-    }
-
     /// Decide one open by thread `tid`: true to allow.
     fn decide(&self, file: &File, tid: u32) -> bool {
-        if std::fs::symlink_metadata(format!("/proc/self/task/{tid}")).is_ok() {
-            return true; // one of the agent's threads
-        }
-        let tgid = tgid_of(tid).unwrap_or(tid);
-        if tgid == self.own || self.opts.allowed.contains(&tgid) {
-            return true;
-        }
+        let Some(tgid) = other_process(tid, &self.opts.allowed) else {
+            return true; // the agent itself, or its supervisor
+        };
         if self.maintenance.load(Ordering::SeqCst) {
             return true;
         }
-        let path = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let path = fd_path(file);
         let flags = self.maps.as_ref().map(|m| m.open_flags(tid));
         let write = match flags {
             // The open's own flags (it is still in sys_enter → fanotify on this thread).
@@ -281,54 +207,18 @@ impl Shared {
 }
 
 fn reader(s: &Shared) {
-    const META: usize = std::mem::size_of::<libc::fanotify_event_metadata>();
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut last_marks = Instant::now();
-    while !s.stop.load(Ordering::Relaxed) {
-        if last_marks.elapsed() >= Duration::from_secs(5) {
-            last_marks = Instant::now();
+    serve_opens(
+        &s.fan,
+        &s.stop,
+        Duration::from_secs(5),
+        || {
             let _ = s.mark_state();
-        }
-        let mut pfd = libc::pollfd {
-            fd: s.fan.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        if unsafe { libc::poll(&mut pfd, 1, 200) } <= 0 {
-            continue;
-        }
-        loop {
-            // SAFETY: reads into a buffer valid for `buf.len()` bytes.
-            let n = unsafe { libc::read(s.fan.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                break;
-            }
-            let (n, mut off) = (n as usize, 0usize);
-            while off + META <= n {
-                // SAFETY: `off + META <= n` bytes were written by the kernel; unaligned-safe
-                // read of plain old data.
-                let m: libc::fanotify_event_metadata =
-                    unsafe { std::ptr::read_unaligned(buf[off..].as_ptr().cast()) };
-                let len = m.event_len as usize;
-                if len < META || off + len > n {
-                    break;
-                }
-                off += len;
-                if m.fd < 0 {
-                    continue;
-                }
-                // SAFETY: the event gave us this descriptor, owned from here on.
-                let file = unsafe { File::from_raw_fd(m.fd) };
-                if m.mask & libc::FAN_OPEN_PERM == 0 {
-                    continue;
-                }
-                s.events.fetch_add(1, Ordering::Relaxed);
-                let allow = s.decide(&file, m.pid as u32);
-                s.respond(file.as_raw_fd(), allow);
-            }
-        }
-    }
+        },
+        |file, tid| {
+            s.events.fetch_add(1, Ordering::Relaxed);
+            s.decide(file, tid)
+        },
+    );
 }
 
 #[cfg(test)]
@@ -350,12 +240,5 @@ mod tests {
         ] {
             assert!(writes(f as u32), "{f:#o}");
         }
-    }
-
-    #[test]
-    fn tgid_of_this_thread_is_this_process() {
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() } as u32;
-        assert_eq!(tgid_of(tid), Some(std::process::id()));
     }
 }

@@ -45,9 +45,55 @@ pub enum GuardRecord {
         target: u32,
         /// ptrace: the request (-1 for process_vm_writev).
         request: i32,
-        /// exec rules: the file name as given to execve.
+        /// exec rules: the file name as given to execve; preload: the path as given;
+        /// module loads: the module file's name.
         path: String,
+        /// What the process was doing (`enum vg_op` of guard.h).
+        op: AsrOp,
+        /// File rules: the file as (kernel `s_dev`, inode), when known.
+        file: Option<(u32, u64)>,
+        /// downloaded_exec: the process that wrote the file (its name).
+        writer_comm: String,
     },
+}
+
+/// `enum vg_op` of guard.h.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsrOp {
+    Exec,
+    Open,
+    Rename,
+    FinitModule,
+    InitModule,
+    MassChange,
+    Unknown(i32),
+}
+
+impl AsrOp {
+    fn from_raw(v: i32) -> AsrOp {
+        match v {
+            0 => AsrOp::Exec,
+            1 => AsrOp::Open,
+            2 => AsrOp::Rename,
+            3 => AsrOp::FinitModule,
+            4 => AsrOp::InitModule,
+            5 => AsrOp::MassChange,
+            other => AsrOp::Unknown(other),
+        }
+    }
+
+    /// The name rows carry (`AdditionalFields.Operation`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AsrOp::Exec => "Exec",
+            AsrOp::Open => "OpenForWrite",
+            AsrOp::Rename => "RenameOnto",
+            AsrOp::FinitModule => "FinitModule",
+            AsrOp::InitModule => "InitModule",
+            AsrOp::MassChange => "MassChange",
+            AsrOp::Unknown(_) => "Unknown",
+        }
+    }
 }
 
 /// The process that acted.
@@ -94,6 +140,9 @@ pub fn decode(data: &[u8]) -> Option<GuardRecord> {
             target: r.target,
             request: r.sig,
             path: cstr(&r.path),
+            op: AsrOp::from_raw(r.result),
+            file: (r.ino != 0).then_some((r.dev, r.ino)),
+            writer_comm: cstr(&r.tcomm),
         }),
         _ => None,
     }
@@ -105,7 +154,22 @@ pub struct GuardMaps {
     open_flags: MapHandle,
     asr_mode: MapHandle,
     comm_roles: MapHandle,
+    module_ok: MapHandle,
+    watch_paths: MapHandle,
+    asr_params: MapHandle,
     lost: MapHandle,
+}
+
+/// `VG_WATCH` and `VG_WATCH_LEN` of guard.h.
+pub const WATCH_SLOTS: usize = 4;
+pub const WATCH_LEN: usize = 64;
+
+/// A `struct vg_file_id` key.
+fn file_key(dev: u32, ino: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&ino.to_ne_bytes());
+    k[8..12].copy_from_slice(&dev.to_ne_bytes());
+    k
 }
 
 fn comm_key(name: &str) -> [u8; 16] {
@@ -165,6 +229,50 @@ impl GuardMaps {
             .map_err(|e| format!("cannot set the role of {comm:?}: {e}"))
     }
 
+    /// Allow the module file (kernel `s_dev`, inode) for `finit_module`.
+    pub fn allow_module(&self, dev: u32, ino: u64) -> Result<(), String> {
+        self.module_ok
+            .update(&file_key(dev, ino), &1u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|e| format!("cannot allow module file {dev}:{ino}: {e}"))
+    }
+
+    /// Forget a module file allowed earlier.
+    pub fn forget_module(&self, dev: u32, ino: u64) {
+        let _ = self.module_ok.delete(&file_key(dev, ino));
+    }
+
+    /// Set watched path `slot` (`None` clears it); `opens`: opens for writing match too,
+    /// not only renames onto the path.
+    pub fn set_watch(&self, slot: usize, path: Option<&str>, opens: bool) -> Result<(), String> {
+        if slot >= WATCH_SLOTS {
+            return Err(format!("watched path slot {slot} is past {WATCH_SLOTS}"));
+        }
+        let mut v = vec![0u8; WATCH_LEN + 8];
+        if let Some(p) = path {
+            if p.len() >= WATCH_LEN || p.contains('\0') {
+                return Err(format!(
+                    "watched path {p:?} must be shorter than {WATCH_LEN} bytes"
+                ));
+            }
+            v[..p.len()].copy_from_slice(p.as_bytes());
+            v[WATCH_LEN..WATCH_LEN + 4].copy_from_slice(&u32::from(opens).to_ne_bytes());
+        }
+        self.watch_paths
+            .update(&(slot as u32).to_ne_bytes(), &v, MapFlags::ANY)
+            .map_err(|e| format!("cannot set watched path {slot}: {e}"))
+    }
+
+    /// The ransomware rule's threshold: more than `threshold` changes within `window`.
+    pub fn set_change_limit(&self, threshold: u32, window: Duration) -> Result<(), String> {
+        let mut v = Vec::with_capacity(16);
+        v.extend_from_slice(&(window.as_nanos().min(u128::from(u64::MAX)) as u64).to_ne_bytes());
+        v.extend_from_slice(&threshold.to_ne_bytes());
+        v.extend_from_slice(&0u32.to_ne_bytes());
+        self.asr_params
+            .update(&0u32.to_ne_bytes(), &v, MapFlags::ANY)
+            .map_err(|e| format!("cannot set the ransomware threshold: {e}"))
+    }
+
     /// Records lost because the ring buffer was full.
     pub fn lost(&self) -> u64 {
         self.lost
@@ -193,9 +301,11 @@ pub struct GuardKernel {
 
 impl GuardKernel {
     /// Load and attach; `on_record` runs on the guard thread for every record.
-    /// `programs`: the names of the programs to load (all when empty).
+    /// `programs`: the names of the programs to load (all when empty); `skip`: programs
+    /// not to load even so (costly hooks whose rule is off).
     pub fn start(
         programs: &'static [&'static str],
+        skip: Vec<&'static str>,
         on_record: Box<dyn Fn(GuardRecord) + Send>,
     ) -> Result<GuardKernel, String> {
         let stop = Arc::new(AtomicBool::new(false));
@@ -204,7 +314,7 @@ impl GuardKernel {
         let (s, m) = (Arc::clone(&stop), Arc::clone(&malformed));
         let thread = std::thread::Builder::new()
             .name("guard-bpf".into())
-            .spawn(move || run(programs, tx, on_record, &s, &m))
+            .spawn(move || run(programs, &skip, tx, on_record, &s, &m))
             .map_err(|e| format!("cannot start the guard thread: {e}"))?;
         let attached = rx
             .recv_timeout(Duration::from_secs(60))
@@ -235,6 +345,7 @@ impl Drop for GuardKernel {
 
 fn run(
     programs: &[&str],
+    skip: &[&str],
     ready: SyncSender<Result<Attached, String>>,
     on_record: Box<dyn Fn(GuardRecord) + Send>,
     stop: &AtomicBool,
@@ -248,11 +359,11 @@ fn run(
             return;
         }
     };
-    if !programs.is_empty() {
-        for mut prog in open.open_object_mut().progs_mut() {
-            let name = prog.name().to_string_lossy().into_owned();
-            prog.set_autoload(programs.contains(&name.as_str()));
-        }
+    let wanted =
+        |name: &str| (programs.is_empty() || programs.contains(&name)) && !skip.contains(&name);
+    for mut prog in open.open_object_mut().progs_mut() {
+        let name = prog.name().to_string_lossy().into_owned();
+        prog.set_autoload(wanted(&name));
     }
     let skel = match open.load() {
         Ok(s) => s,
@@ -265,7 +376,7 @@ fn run(
     let mut links = Vec::new();
     for prog in skel.object().progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
-        if !programs.is_empty() && !programs.contains(&name.as_str()) {
+        if !wanted(&name) {
             continue;
         }
         let hook = prog.section().to_string_lossy().into_owned();
@@ -293,6 +404,9 @@ fn run(
             open_flags: MapHandle::try_from(&skel.maps.open_flags)?,
             asr_mode: MapHandle::try_from(&skel.maps.asr_mode)?,
             comm_roles: MapHandle::try_from(&skel.maps.comm_roles)?,
+            module_ok: MapHandle::try_from(&skel.maps.module_ok)?,
+            watch_paths: MapHandle::try_from(&skel.maps.watch_paths)?,
+            asr_params: MapHandle::try_from(&skel.maps.asr_params)?,
             lost: MapHandle::try_from(&skel.maps.lost)?,
         })
     })();

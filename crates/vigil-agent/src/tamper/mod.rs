@@ -89,6 +89,8 @@ pub struct Defence {
     kernel: Option<GuardKernel>,
     files: Option<FileGuard>,
     asr: AsrStatus,
+    asr_files: Option<crate::asr::files::FileRules>,
+    asr_modules: Option<crate::asr::modules::ModuleList>,
     rows: Arc<RowQueue>,
     maintenance: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
@@ -138,6 +140,7 @@ impl Defence {
             let asr_cfg = asr.clone();
             let started = GuardKernel::start(
                 &[],
+                asr.skipped_programs(),
                 Box::new(move |rec| match rec {
                     GuardRecord::Signal {
                         sender,
@@ -185,16 +188,20 @@ impl Defence {
         }
         let mut maps: Option<Arc<GuardMaps>> = None;
         if let Some(k) = &kernel {
+            // The agent and its supervisor are never matched by an ASR rule (and, with tamper
+            // protection, signals to them are reported): protected before any rule is on.
+            let _ = k.maps.protect_pid(std::process::id());
+            if let Some(pid) = supervisor_pid {
+                let _ = k.maps.protect_pid(pid);
+            }
             status.hooks = k.hooks.clone();
             maps = Some(Arc::clone(&k.maps));
             asr_status = crate::asr::configure(asr, &k.maps, &k.hooks);
         }
+        let (asr_files, asr_modules) =
+            start_asr_userspace(asr, maps.as_ref(), supervisor_pid, &rows, &mut asr_status);
         let mut file_guard = None;
         if tamper.enabled {
-            if let (Some(k), Some(pid)) = (&kernel, supervisor_pid) {
-                let _ = k.maps.protect_pid(pid);
-                let _ = k.maps.protect_pid(std::process::id());
-            }
             status.signals = match (&kernel, supervised) {
                 (Some(k), true) if k.attached("vg_signal") => {
                     "signal:signal_generate: signals to the agent reported by the supervisor, to the supervisor by the agent".into()
@@ -237,6 +244,8 @@ impl Defence {
             kernel,
             files: file_guard,
             asr: asr_status,
+            asr_files,
+            asr_modules,
             rows,
             maintenance,
             stop,
@@ -299,7 +308,16 @@ impl Defence {
     }
 
     pub fn asr_status(&self) -> AsrStatus {
-        self.asr.clone()
+        let mut s = self.asr.clone();
+        if let Some(f) = &self.asr_files {
+            let c = f.counters();
+            s.file_events = c.events;
+            s.file_matches = c.matched;
+            s.file_denials = c.denied;
+            s.file_marks = c.marks;
+        }
+        s.packaged_modules = self.asr_modules.as_ref().map_or(0, |m| m.len());
+        s
     }
 
     pub fn stop(&mut self) {
@@ -308,8 +326,65 @@ impl Defence {
             let _ = t.join();
         }
         self.files = None;
+        self.asr_files = None;
+        self.asr_modules = None;
         self.kernel = None;
     }
+}
+
+/// Start the ASR rules decided in user space (the fanotify file rules) and the list of
+/// packaged modules; say in `status` what did not start.
+fn start_asr_userspace(
+    asr: &AsrConfig,
+    maps: Option<&Arc<GuardMaps>>,
+    supervisor_pid: Option<u32>,
+    rows: &Arc<RowQueue>,
+    status: &mut AsrStatus,
+) -> (
+    Option<crate::asr::files::FileRules>,
+    Option<crate::asr::modules::ModuleList>,
+) {
+    use crate::asr::{files, modules, AsrMode};
+    let mut problems = Vec::new();
+    let mut file_rules = None;
+    let mut module_list = None;
+    if let Some(m) = maps {
+        if asr.any_file_rule() {
+            let opts = files::FileRuleOptions {
+                cfg: asr.clone(),
+                homes: files::user_homes(
+                    &std::fs::read_to_string("/etc/passwd").unwrap_or_default(),
+                ),
+                allowed: supervisor_pid.into_iter().collect(),
+            };
+            match files::FileRules::start(opts, Arc::clone(m), Arc::clone(rows)) {
+                Ok(f) => file_rules = Some(f),
+                Err(e) => problems.push(format!("file rules not enforced (fanotify: {e})")),
+            }
+        }
+        let dpkg = std::path::Path::new(modules::DPKG_INFO);
+        if asr.module_load != AsrMode::Off && !dpkg.is_dir() {
+            // Without the package manager's lists every module would match: not enforced.
+            if let Some(r) = crate::asr::rule("module_load") {
+                let _ = m.set_rule_mode(u32::from(r.index), 0);
+            }
+            problems.push(format!(
+                "module_load not enforced: no dpkg file lists in {}",
+                dpkg.display()
+            ));
+        } else if asr.module_load != AsrMode::Off {
+            match modules::ModuleList::start(Arc::clone(m), modules::DPKG_INFO.into()) {
+                Ok(l) => module_list = Some(l),
+                Err(e) => problems.push(format!("packaged modules unknown: {e}")),
+            }
+        }
+    } else if asr.any_file_rule() || asr.module_load != AsrMode::Off {
+        problems.push("file and module rules need the guard programs".into());
+    }
+    if !problems.is_empty() {
+        status.detail = format!("{}; {}", status.detail, problems.join("; "));
+    }
+    (file_rules, module_list)
 }
 
 /// Turn the supervisor's journal into rows, from where the last run stopped.

@@ -106,6 +106,7 @@ pub fn run(state_dir: &Path) -> Result<i32> {
     let seen_kill = Arc::clone(&sigkilled);
     let kernel = GuardKernel::start(
         &["vg_signal"],
+        Vec::new(),
         Box::new(move |r| {
             let GuardRecord::Signal {
                 sender,

@@ -141,3 +141,350 @@ fn asr_rules_only_report_in_audit_mode() {
         asr_rows(&agent, rule, "Audited");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The file, module, download and ransomware rules. Their watched paths point at a temp
+// directory (the real /etc/shadow and /etc/ld.so.preload are never opened for writing).
+
+/// The configuration of the six rules in `mode`, with paths under `base`.
+fn file_rules_config(base: &Path, mode: &str) -> String {
+    // The process's name and this test thread's (the kernel rules see the thread's).
+    let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+    let thread = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
+    let b = base.display();
+    format!(
+        "[asr]\n\
+         preload_write = \"{mode}\"\nmodule_load = \"{mode}\"\ncredential_read = \"{mode}\"\n\
+         persistence_write = \"{mode}\"\ndownloaded_exec = \"{mode}\"\nransomware = \"{mode}\"\n\
+         exclude_processes = [{:?}, {:?}]\n\
+         preload_paths = [\"{b}/ld.so.preload\", \"{b}/new.preload\"]\n\
+         credential_paths = [\"{b}/shadow\"]\n\
+         persistence_paths = [\"{b}/cron.d\", \"{b}/profile\"]\n\
+         ransomware_threshold = 30\nransomware_window_secs = 10\n",
+        me.trim(),
+        thread.trim()
+    )
+}
+
+/// A short directory for the watched paths (the guard compares at most 63 bytes).
+fn short_base(name: &str) -> std::path::PathBuf {
+    let d = Path::new("/tmp").join(format!("vg-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("cron.d")).unwrap();
+    std::fs::create_dir_all(d.join("dl")).unwrap();
+    std::fs::create_dir_all(d.join("victim")).unwrap();
+    std::fs::write(d.join("ld.so.preload"), "").unwrap();
+    std::fs::write(d.join("shadow"), "root:SECRET-HASH:19000::::::\n").unwrap();
+    std::fs::write(d.join("profile"), "# profile\n").unwrap();
+    d
+}
+
+fn start_file_rules(name: &str, base: &Path, mode: &str) -> Option<Agent> {
+    if !is_root() {
+        println!("skipped: needs root to load the ASR programs and fanotify marks");
+        return None;
+    }
+    let agent = Agent::start(&format!("asr-{name}"), &file_rules_config(base, mode));
+    let asr = agent.status()["asr"].clone();
+    let text = asr.to_string();
+    if !text.contains("fanotify FAN_OPEN_PERM denial") || text.contains("not enforced") {
+        println!("skipped: the ASR file rules are not enforced here: {asr}");
+        return None;
+    }
+    Some(agent)
+}
+
+fn python(code: &str) -> std::process::Output {
+    Command::new("python3").args(["-c", code]).output().unwrap()
+}
+
+fn killed(o: &std::process::Output) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    o.status.signal() == Some(libc::SIGKILL)
+}
+
+/// What each attack achieved.
+#[derive(Debug)]
+struct Outcome {
+    preload_written: bool,
+    preload_rename_killed: bool,
+    shadow_read: bool,
+    profile_written: bool,
+    cron_job_written: bool,
+    module_call_killed: bool,
+    download_ran: bool,
+    renamed: usize,
+    ransomware_killed: bool,
+    rewritten: usize,
+    rewrite_killed: bool,
+}
+
+fn file_attacks(base: &Path) -> Outcome {
+    let b = base.display();
+    // preload_write: append to an existing preload file; rename a file onto a missing one.
+    let o = python(&format!("open('{b}/ld.so.preload','a').write('/x.so')"));
+    let preload_written = o.status.success()
+        && std::fs::read_to_string(base.join("ld.so.preload")).unwrap() == "/x.so";
+    std::fs::write(base.join("evil.so.list"), "/tmp/evil.so\n").unwrap();
+    let o = python(&format!(
+        "import os; os.rename('{b}/evil.so.list','{b}/new.preload')"
+    ));
+    let preload_rename_killed = killed(&o);
+
+    // credential_read: cat the shadow file.
+    let o = Command::new("cat")
+        .arg(base.join("shadow"))
+        .output()
+        .unwrap();
+    let shadow_read = String::from_utf8_lossy(&o.stdout).contains("SECRET-HASH");
+
+    // persistence_write: a profile line and a new cron job, by a shell.
+    let _ = Command::new("sh")
+        .args(["-c", &format!("echo evil >> {b}/profile")])
+        .stderr(Stdio::null())
+        .status();
+    let profile_written = std::fs::read_to_string(base.join("profile"))
+        .unwrap()
+        .contains("evil");
+    let _ = Command::new("sh")
+        .args(["-c", &format!("echo '* * * * * root id' > {b}/cron.d/job")])
+        .stderr(Stdio::null())
+        .status();
+    let cron_job_written = std::fs::read_to_string(base.join("cron.d/job"))
+        .unwrap_or_default()
+        .contains("root id");
+
+    // module_load: finit_module(2) of a file that no package owns (not even a module).
+    std::fs::write(base.join("fake.ko"), b"not an ELF module").unwrap();
+    let o = python(&format!(
+        "import ctypes,os; l=ctypes.CDLL(None,use_errno=True); fd=os.open('{b}/fake.ko',os.O_RDONLY); \
+         r=l.syscall(313,fd,b'',0); print('finit_module', r, os.strerror(ctypes.get_errno()))"
+    ));
+    let module_call_killed = killed(&o);
+    if !module_call_killed {
+        println!(
+            "finit_module by python3 returned: {}",
+            String::from_utf8_lossy(&o.stdout).trim()
+        );
+    }
+
+    // downloaded_exec: a "curl" (a copy of cp) writes a program, which is then run.
+    std::fs::copy("/bin/cp", base.join("curl")).unwrap();
+    let st = Command::new(base.join("curl"))
+        .arg("/bin/echo")
+        .arg(base.join("dl/tool"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "the downloader copies");
+    let m = marker("downloaded");
+    let o = Command::new(base.join("dl/tool")).arg(&m).output();
+    let download_ran = o.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&m));
+    // The same program written by another process runs whatever the mode.
+    std::fs::copy("/bin/echo", base.join("dl/tool2")).unwrap();
+    let o = Command::new(base.join("dl/tool2"))
+        .arg(&m)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&m),
+        "a program not written by a downloader runs"
+    );
+
+    // ransomware: one process renames 100 files to *.locked; another rewrites 100 existing
+    // files in place. Creating 100 new files (the first loop) is not counted.
+    let victim = base.join("victim");
+    let o = python(&format!(
+        "import os\nd='{}'\nfor i in range(100): open(f'{{d}}/f{{i}}.txt','w').write('data')\n\
+         for i in range(100): os.rename(f'{{d}}/f{{i}}.txt', f'{{d}}/f{{i}}.txt.locked')",
+        victim.display()
+    ));
+    let ransomware_killed = killed(&o);
+    let renamed = std::fs::read_dir(&victim)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".locked"))
+        .count();
+    let inplace = base.join("inplace");
+    std::fs::create_dir_all(&inplace).unwrap();
+    for i in 0..100 {
+        std::fs::write(inplace.join(format!("doc{i}")), "plain text").unwrap();
+    }
+    let o = python(&format!(
+        "d='{}'\nfor i in range(100):\n  f=open(f'{{d}}/doc{{i}}','r+')\n  f.write('ENCRYPTED!')\n  f.close()",
+        inplace.display()
+    ));
+    let rewrite_killed = killed(&o);
+    let rewritten = (0..100)
+        .filter(|i| {
+            std::fs::read_to_string(inplace.join(format!("doc{i}")))
+                .unwrap()
+                .starts_with("ENCRYPTED")
+        })
+        .count();
+    Outcome {
+        preload_written,
+        preload_rename_killed,
+        shadow_read,
+        profile_written,
+        cron_job_written,
+        module_call_killed,
+        download_ran,
+        renamed,
+        ransomware_killed,
+        rewritten,
+        rewrite_killed,
+    }
+}
+
+const FILE_RULES: [&str; 6] = [
+    "preload_write",
+    "module_load",
+    "credential_read",
+    "persistence_write",
+    "downloaded_exec",
+    "ransomware",
+];
+
+#[test]
+fn asr_file_rules_refuse_or_kill_in_block_mode_and_spare_allowed_processes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let base = short_base("block");
+    let Some(agent) = start_file_rules("files-block", &base, "block") else {
+        return;
+    };
+    let o = file_attacks(&base);
+    println!("{o:?}");
+    assert!(
+        !o.preload_written,
+        "the preload file must not open for writing"
+    );
+    assert!(
+        o.preload_rename_killed,
+        "renaming onto the preload path kills"
+    );
+    assert!(!o.shadow_read, "cat must not read the credential file");
+    assert!(
+        !o.profile_written,
+        "the shell must not append to the profile"
+    );
+    assert!(!o.cron_job_written, "the shell must not write a cron job");
+    assert!(
+        o.module_call_killed,
+        "finit_module of an unpackaged file kills"
+    );
+    assert!(!o.download_ran, "the downloaded program must not run");
+    assert!(o.ransomware_killed, "mass renaming kills the process");
+    assert!(
+        o.rewrite_killed,
+        "mass rewriting in place kills the process"
+    );
+    // Creating the 100 files did not count; the kill comes at the 31st change, whose call
+    // itself still runs.
+    for (what, n) in [("renamed", o.renamed), ("rewritten", o.rewritten)] {
+        assert!((30..=31).contains(&n), "{n} files {what} before the kill");
+    }
+    for rule in FILE_RULES {
+        let rows = asr_rows(&agent, rule, "Blocked");
+        assert!(
+            s(&rows[0], "ActionType").starts_with("Asr")
+                && s(&rows[0], "ActionType").ends_with("Blocked"),
+            "{}",
+            rows[0]
+        );
+    }
+    let rows = asr_rows(&agent, "downloaded_exec", "Blocked");
+    assert_eq!(rows[0]["AdditionalFields"]["WriterProcessName"], "curl");
+    let rows = asr_rows(&agent, "credential_read", "Blocked");
+    assert_eq!(
+        s(&rows[0], "InitiatingProcessFileName"),
+        "cat",
+        "{}",
+        rows[0]
+    );
+
+    // Allowed programs: a credential reader and a package manager, by their file's name.
+    let b = base.display();
+    std::fs::copy("/bin/cat", base.join("unix_chkpwd")).unwrap();
+    let out = Command::new(base.join("unix_chkpwd"))
+        .arg(base.join("shadow"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SECRET-HASH"));
+    std::fs::copy("/bin/bash", base.join("dpkg")).unwrap();
+    let st = Command::new(base.join("dpkg"))
+        .args(["-c", &format!("echo packaged >> {b}/profile")])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(std::fs::read_to_string(base.join("profile"))
+        .unwrap()
+        .contains("packaged"));
+
+    // An excluded process (this test's) passes every rule and is never reported.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(base.join("ld.so.preload"))
+        .expect("the excluded process opens the preload file for writing");
+    assert!(std::fs::read_to_string(base.join("shadow")).is_ok());
+    let excluded = base.join("excluded");
+    std::fs::create_dir(&excluded).unwrap();
+    for i in 0..60 {
+        let p = excluded.join(format!("e{i}"));
+        std::fs::write(&p, "x").unwrap();
+        std::fs::rename(&p, excluded.join(format!("e{i}.locked"))).unwrap();
+    }
+    let fd = std::fs::File::open(base.join("fake.ko")).unwrap();
+    // SAFETY: finit_module with a valid descriptor and an empty NUL-terminated argument.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_finit_module,
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            c"".as_ptr(),
+            0,
+        )
+    };
+    assert_eq!(
+        rc, -1,
+        "not a module: the kernel refuses it, and this process lives"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let me = std::process::id() as i64;
+    assert!(
+        !agent.rows().iter().any(|r| {
+            r["AdditionalFields"]["DetectionSource"] == "AttackSurfaceReduction"
+                && r["InitiatingProcessId"].as_i64() == Some(me)
+        }),
+        "the excluded process is never reported"
+    );
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn asr_file_rules_only_report_in_audit_mode() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let base = short_base("audit");
+    let Some(agent) = start_file_rules("files-audit", &base, "audit") else {
+        return;
+    };
+    let o = file_attacks(&base);
+    println!("{o:?}");
+    assert!(o.preload_written && !o.preload_rename_killed, "{o:?}");
+    assert!(
+        o.shadow_read && o.profile_written && o.cron_job_written,
+        "{o:?}"
+    );
+    assert!(!o.module_call_killed && o.download_ran, "{o:?}");
+    assert!(!o.ransomware_killed && o.renamed == 100, "{o:?}");
+    assert!(!o.rewrite_killed && o.rewritten == 100, "{o:?}");
+    for rule in FILE_RULES {
+        let rows = asr_rows(&agent, rule, "Audited");
+        assert!(
+            s(&rows[0], "ActionType").ends_with("Audited"),
+            "{}",
+            rows[0]
+        );
+    }
+    let rows = asr_rows(&agent, "ransomware", "Audited");
+    assert!(rows[0]["AdditionalFields"]["FilesChanged"].as_i64() > Some(30));
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -203,3 +203,73 @@ fn audit_mode_reports_and_allows() {
     assert_eq!(c["counters"]["blocked"], 0);
     assert!(c["counters"]["audited"].as_u64().unwrap_or(0) >= 1, "{c}");
 }
+
+/// A scheduled quick scan (real-time protection off) finds a file dropped in /tmp, reports
+/// it and its end, and keeps its result in the state directory and the status.
+#[test]
+fn scheduled_quick_scans_find_dropped_files_and_keep_their_result() {
+    if !is_root() {
+        println!("skipped: needs root to run the agent");
+        return;
+    }
+    let dir = temp_dir("av-scheduled");
+    let file = dir.join("dropped.com");
+    std::fs::write(&file, eicar()).unwrap();
+    let agent = Agent::start(
+        "av-scheduled",
+        "[antivirus]\nenabled = false\nquick_scan_every = \"2s\"\n",
+    );
+    let p = file.display().to_string();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let done = loop {
+        let rows = agent.rows();
+        if let Some(r) = rows.iter().find(|r| {
+            s(r, "ActionType") == "AntivirusScanCompleted"
+                && r["AdditionalFields"]["ScanType"] == "quick"
+        }) {
+            break r.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no scheduled quick scan ended within 300 s"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(done["AdditionalFields"]["Scheduled"], true, "{done}");
+    assert!(
+        done["AdditionalFields"]["ThreatsFound"].as_i64() >= Some(1),
+        "{done}"
+    );
+    let found = agent.wait_for("the scheduled detection", |r| {
+        s(r, "ActionType") == "AntivirusDetection"
+            && s(r, "FolderPath") == p
+            && r["AdditionalFields"]["ScanType"] == "quick"
+    });
+    assert_eq!(found[0]["AdditionalFields"]["DetectionSource"], "Scan");
+    // The health: in the status, and on disk for the next start.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let last = loop {
+        let last = agent.status()["antivirus"]["last_quick_scan"].clone();
+        if last.is_object() {
+            break last;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the status never showed the last quick scan"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        last["result"].as_str().unwrap().starts_with("completed"),
+        "{last}"
+    );
+    assert!(last["threats_found"].as_u64() >= Some(1), "{last}");
+    assert!(!last["threats"].as_array().unwrap().is_empty(), "{last}");
+    let kept: Value = serde_json::from_slice(
+        &std::fs::read(agent.state_dir.join("antivirus/scans.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(kept["quick"]["finished"].as_u64() > Some(0), "{kept}");
+    assert!(kept["full"].is_null(), "no full scan was scheduled: {kept}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,7 +5,7 @@
 #[path = "../common/tied.rs"]
 mod tied;
 
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -105,11 +105,14 @@ impl Agent {
             return Vec::new();
         };
         let _ = f.seek(SeekFrom::Start(0));
-        BufReader::new(f)
+        let mut text = String::new();
+        let _ = BufReader::new(f).read_to_string(&mut text);
+        // The agent may be writing the last line: only complete lines count.
+        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        text[..complete]
             .lines()
-            .map_while(Result::ok)
             .map(|l| {
-                serde_json::from_str(&l).unwrap_or_else(|e| panic!("invalid JSON line {l:?}: {e}"))
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("invalid JSON line {l:?}: {e}"))
             })
             .collect()
     }
