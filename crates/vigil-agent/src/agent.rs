@@ -352,7 +352,14 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
             pipeline.rate_limit_drops(&mut rows);
             reported.report(&stats, &mut pipeline, &mut rows);
             reported.report_protection(&protection, &mut pipeline, &mut rows);
-            let health = uplink_health(&mode, &hooks, &stats, written, &antivirus.status());
+            let health = uplink_health(
+                &mode,
+                &hooks,
+                &stats,
+                written,
+                &antivirus.status(),
+                &defence.status(),
+            );
             sink.tick(&mut pipeline, health, &mut rows);
             if last_snapshot.elapsed() >= Duration::from_secs(30) {
                 last_snapshot = Instant::now();
@@ -456,6 +463,7 @@ fn uplink_health(
     stats: &SensorStats,
     written: u64,
     av: &crate::av::AvStatus,
+    tamper: &crate::tamper::TamperStatus,
 ) -> vigil_uplink::Health {
     use std::sync::atomic::Ordering::Relaxed;
     let dropped = stats.kernel_ringbuf_full.load(Relaxed) + stats.kernel_pending_full.load(Relaxed);
@@ -479,6 +487,11 @@ fn uplink_health(
                 "rules": av.rules,
                 "last_quick_scan": av.last_quick_scan,
                 "last_full_scan": av.last_full_scan,
+            },
+            // Tamper protection, for the device's exposure.
+            "tamper": {
+                "enabled": tamper.enabled,
+                "maintenance": tamper.maintenance,
             },
         })
         .to_string(),

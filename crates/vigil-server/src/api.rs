@@ -42,6 +42,7 @@ mod list;
 mod openapi;
 mod rules;
 mod scope;
+mod settings;
 
 /// An API error: a status and a message naming the problem.
 #[derive(Debug)]
@@ -115,6 +116,7 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .merge(entities::routes())
         .merge(actions::routes())
         .merge(access::routes())
+        .merge(settings::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&ctx),
             access::guard,
@@ -221,7 +223,8 @@ pub(crate) fn not_found_or_internal(e: vigil_state::StateError) -> ApiError {
 }
 
 /// A device as the API shows it, with its health worked out now.
-pub fn device_json(d: &Device, inactive_after: Duration, now: i64) -> Value {
+/// `risk`: the highest severity of its unresolved alerts, if any.
+pub fn device_json(d: &Device, inactive_after: Duration, now: i64, risk: Option<&str>) -> Value {
     let health = if d.revoked_ms.is_some() {
         "Revoked".to_string()
     } else {
@@ -233,6 +236,7 @@ pub fn device_json(d: &Device, inactive_after: Duration, now: i64) -> Value {
             None => "Inactive".to_string(),
         }
     };
+    let exposure = crate::exposure::exposure(d, &health, now);
     json!({
         "DeviceId": d.id,
         "DeviceName": d.name,
@@ -248,6 +252,34 @@ pub fn device_json(d: &Device, inactive_after: Duration, now: i64) -> Value {
         "CertificateExpires": rfc3339(d.cert_not_after_ms),
         "Health": d.health_detail.as_deref().and_then(|h| serde_json::from_str::<Value>(h).ok()),
         "DeviceGroup": d.group,
+        "Tags": d.tags,
+        "RiskLevel": risk.unwrap_or("None"),
+        "ExposureLevel": exposure.level,
+        "ExposureReasons": exposure.reasons,
+    })
+}
+
+/// The devices `GET /api/v1/devices` filters on, besides the list parameters: the item field
+/// each compares with (`tag`: one of the tags).
+const DEVICE_FILTERS: &[(&str, &str)] = &[
+    ("tag", "Tags"),
+    ("health", "HealthStatus"),
+    ("risk", "RiskLevel"),
+    ("exposure", "ExposureLevel"),
+    ("group", "DeviceGroup"),
+];
+
+/// Whether device item `v` passes the filters of `q` (values compared without case).
+fn device_passes(v: &Value, q: &HashMap<String, String>) -> bool {
+    DEVICE_FILTERS.iter().all(|(param, field)| {
+        let Some(want) = q.get(*param) else {
+            return true;
+        };
+        let eq = |x: &Value| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case(want));
+        match &v[*field] {
+            Value::Array(items) => items.iter().any(eq),
+            x => eq(x),
+        }
     })
 }
 
@@ -258,15 +290,22 @@ async fn list_devices(
     Query(lq): Query<HashMap<String, String>>,
 ) -> ApiResult {
     authenticate(&ctx, &headers).await?;
-    let list = ListQuery::parse(&lq, &[])?;
+    let filters: Vec<&str> = DEVICE_FILTERS.iter().map(|f| f.0).collect();
+    let list = ListQuery::parse(&lq, &filters)?;
     let inactive = Duration::from_secs(ctx.cfg.server.inactive_after_secs);
     let now = now_ms();
     let devices = ctx.state.list_devices().await.map_err(internal)?;
+    let risk = ctx
+        .state
+        .device_open_alert_severity()
+        .await
+        .map_err(internal)?;
     list.answer(
         devices
             .iter()
             .filter(|d| scope.sees(&d.id))
-            .map(|d| device_json(d, inactive, now))
+            .map(|d| device_json(d, inactive, now, risk.get(&d.id).map(String::as_str)))
+            .filter(|v| device_passes(v, &lq))
             .collect::<Vec<_>>(),
     )
 }
@@ -280,14 +319,25 @@ async fn show_device(
     authenticate(&ctx, &headers).await?;
     scope.check(&id, || format!("no device {id}"))?;
     let inactive = Duration::from_secs(ctx.cfg.server.inactive_after_secs);
+    let risk = ctx
+        .state
+        .device_open_alert_severity()
+        .await
+        .map_err(internal)?;
     match ctx.state.device(&id).await.map_err(internal)? {
-        Some(d) => Ok(Json(device_json(&d, inactive, now_ms()))),
+        Some(d) => Ok(Json(device_json(
+            &d,
+            inactive,
+            now_ms(),
+            risk.get(&id).map(String::as_str),
+        ))),
         None => Err(ApiError(StatusCode::NOT_FOUND, format!("no device {id}"))),
     }
 }
 
-/// `PATCH /api/v1/devices/{id}` `{"group": "name" | null}`: the device group scopes
-/// indicators.
+/// `PATCH /api/v1/devices/{id}` `{"group"?: "name" | null, "tags"?: [..]}`: the device group
+/// scopes indicators and access; tags are the operators' labels (filters of the inventory).
+/// Both are checked before either is written.
 async fn update_device(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -297,27 +347,65 @@ async fn update_device(
 ) -> ApiResult {
     let actor = authenticate(&ctx, &headers).await?;
     scope.check(&id, || format!("no device {id}"))?;
-    let b = body::Body::parse(&raw, &["group"])?;
-    let group = b
-        .text("group")?
-        .ok_or_else(|| bad("field group is missing (a name, or null for no group)"))?;
-    if !scope.sees_group(group.as_deref()) {
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            format!(
-                "group {}: a principal limited to device groups can only move devices into its own groups",
-                group.as_deref().unwrap_or("(none)")
-            ),
+    let b = body::Body::parse(&raw, &["group", "tags"])?;
+    let group = b.text("group")?;
+    let tags = match b.raw("tags") {
+        None => None,
+        Some(_) => {
+            Some(vigil_state::normalize_tags(&b.strings("tags")?).map_err(|e| bad(e.to_string()))?)
+        }
+    };
+    if group.is_none() && tags.is_none() {
+        return Err(bad(
+            "nothing to change: give group (a name, or null for no group) and/or tags (a list)",
         ));
     }
-    let d = ctx
-        .state
-        .set_device_group(&id, group.as_deref())
-        .await
-        .map_err(not_found_or_internal)?;
-    tracing::info!(device = %id, group = ?group, actor = %actor, "device group set");
+    if let Some(group) = &group {
+        if !scope.sees_group(group.as_deref()) {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "group {}: a principal limited to device groups can only move devices into its own groups",
+                    group.as_deref().unwrap_or("(none)")
+                ),
+            ));
+        }
+        if let Some(g) = group {
+            vigil_state::check_device_group(g).map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    let mut d = None;
+    if let Some(tags) = &tags {
+        d = Some(
+            ctx.state
+                .set_device_tags(&id, tags)
+                .await
+                .map_err(not_found_or_internal)?,
+        );
+        tracing::info!(device = %id, tags = ?tags, actor = %actor, "device tags set");
+    }
+    if let Some(group) = &group {
+        d = Some(
+            ctx.state
+                .set_device_group(&id, group.as_deref())
+                .await
+                .map_err(not_found_or_internal)?,
+        );
+        tracing::info!(device = %id, group = ?group, actor = %actor, "device group set");
+    }
+    let d = d.expect("one of them was set");
     let inactive = Duration::from_secs(ctx.cfg.server.inactive_after_secs);
-    Ok(Json(device_json(&d, inactive, now_ms())))
+    let risk = ctx
+        .state
+        .device_open_alert_severity()
+        .await
+        .map_err(internal)?;
+    Ok(Json(device_json(
+        &d,
+        inactive,
+        now_ms(),
+        risk.get(&id).map(String::as_str),
+    )))
 }
 
 async fn revoke_device(

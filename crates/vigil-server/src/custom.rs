@@ -7,7 +7,9 @@
 //! → 12 h, `12h` → 48 h, `24h` → 30 d; `continuous` → the last 5 minutes, every minute),
 //! keeps the rows not seen by an earlier run (device + report id), at most 100, and records
 //! them as alerts (grouped, suppressed and joined to incidents like any other). `continuous`
-//! rules must read one table without joins or unions, as in MDE.
+//! rules must read one table without joins or unions, as in MDE. The rule's automatic
+//! actions are then carried out on the new alerts' devices as the automation level says
+//! (`crate::automation`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +20,7 @@ use vigil_kql::types::Type;
 use vigil_state::{schedule_period_ms, CustomDetection, NewHit};
 
 use crate::alert_tables::AlertTables;
+use crate::automation;
 use crate::hunt::{self, HuntLimits};
 use crate::{now_ms, Ctx};
 
@@ -157,12 +160,12 @@ async fn run_inner(
         .await
         .map_err(|e| e.to_string())?;
     let fresh: std::collections::HashSet<&String> = fresh.iter().collect();
-    let hits: Vec<NewHit> = rows
+    let (hit_rows, hits): (Vec<&Map<String, Value>>, Vec<NewHit>) = rows
         .iter()
         .zip(&keys)
         .filter(|(_, k)| fresh.contains(k))
-        .map(|(r, k)| hit(rule, r, k))
-        .collect();
+        .map(|(r, k)| (r, hit(rule, r, k)))
+        .unzip();
     if hits.is_empty() {
         return Ok(0);
     }
@@ -171,13 +174,22 @@ async fn run_inner(
         .record_hits(&hits, 0, now)
         .await
         .map_err(|e| e.to_string())?;
-    let created: Vec<(&str, &NewHit)> = recorded
+    let created: Vec<(&str, &NewHit, &Map<String, Value>)> = recorded
         .iter()
-        .zip(&hits)
+        .zip(hits.iter().zip(&hit_rows))
         .filter(|(r, _)| r.created)
-        .filter_map(|(r, h)| Some((r.alert_id.as_deref()?, h)))
+        .filter_map(|(r, (h, row))| Some((r.alert_id.as_deref()?, h, *row)))
         .collect();
-    tables.record_in_async(&created);
+    tables.record_in_async(&created.iter().map(|(a, h, _)| (*a, *h)).collect::<Vec<_>>());
+    let raised: Vec<automation::Raised> = created
+        .iter()
+        .map(|(alert_id, h, row)| automation::Raised {
+            alert_id,
+            device_id: &h.device_id,
+            row,
+        })
+        .collect();
+    automation::respond(ctx, &rule.rule.name, &rule.rule.actions, &raised).await;
     Ok(created.len())
 }
 

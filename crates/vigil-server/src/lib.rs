@@ -10,16 +10,19 @@
 
 pub mod alert_tables;
 pub mod api;
+pub mod automation;
 pub mod bootstrap;
 pub mod config;
 pub mod console;
 pub mod custom;
 pub mod detect;
+pub mod exposure;
 pub mod grpc;
 pub mod hunt;
 pub mod intel;
 pub mod metrics;
 pub mod respond;
+pub mod settings;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -111,6 +114,10 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         .await
         .context("store task failed")?
         .context("cannot open the telemetry store")?;
+    // A retention set in the console overrides the configuration file's.
+    settings::apply_stored(&state, &store, cfg.store.retention_days)
+        .await
+        .context("cannot read the settings")?;
     let tls = vigil_pki::server_tls_config(boot.ca.cert_pem(), &boot.server_cert)
         .context("cannot build the TLS configuration")?;
     let metrics = Arc::new(metrics::Metrics::default());

@@ -3,7 +3,9 @@
 //! their results and a timeline of who did what when.
 //!
 //! **Lifecycle.** `Pending` (queued; maybe already delivered) → `InProgress` (the agent
-//! started it) → `Succeeded` | `Failed`. A `Pending` action can be `Cancelled`; one whose time
+//! started it) → `Succeeded` | `Failed`. An action requested by automation under the `semi`
+//! automation level starts as `PendingApproval` (never sent) until an operator approves it
+//! (→ `Pending`). A `Pending` or `PendingApproval` action can be `Cancelled`; one whose time
 //! to live passes before the agent starts it becomes `TimedOut`. The last four are final: a
 //! report that arrives for a final action is kept in the timeline but changes nothing.
 //!
@@ -18,6 +20,7 @@ use crate::{StateError, StateStore};
 
 /// Action statuses.
 pub const ACTION_STATUSES: &[&str] = &[
+    "PendingApproval",
     "Pending",
     "InProgress",
     "Succeeded",
@@ -94,7 +97,7 @@ pub struct ActionEvent {
 pub struct ActionFilter {
     pub device_id: Option<String>,
     pub status: Option<String>,
-    /// Only `Pending` and `InProgress`.
+    /// Only `PendingApproval`, `Pending` and `InProgress`.
     pub open: bool,
     pub kind: Option<String>,
     pub session_id: Option<String>,
@@ -217,12 +220,43 @@ async fn event(
     Ok(())
 }
 
+/// An operator's change of an action's status.
+struct Transition {
+    /// The statuses it may start from.
+    from: &'static [&'static str],
+    to: &'static str,
+    /// More columns to set (`$2` is the time).
+    set: &'static str,
+    op: &'static str,
+    /// Why another status is refused.
+    refusal: &'static str,
+}
+
 impl StateStore {
     /// Queue an action for a device (which must exist and not be revoked).
     pub async fn create_action(
         &self,
         a: &NewAction,
         now_ms: i64,
+    ) -> Result<ResponseAction, StateError> {
+        self.insert_action(a, now_ms, "Pending").await
+    }
+
+    /// Record an action that waits for an operator's approval ([`StateStore::approve_action`])
+    /// before it is sent.
+    pub async fn create_action_for_approval(
+        &self,
+        a: &NewAction,
+        now_ms: i64,
+    ) -> Result<ResponseAction, StateError> {
+        self.insert_action(a, now_ms, "PendingApproval").await
+    }
+
+    async fn insert_action(
+        &self,
+        a: &NewAction,
+        now_ms: i64,
+        status: &'static str,
     ) -> Result<ResponseAction, StateError> {
         check_name("action type", &a.kind, true)?;
         check_json("action arguments", &a.args)?;
@@ -262,7 +296,7 @@ impl StateStore {
         sqlx::query(
             "INSERT INTO actions (id, device_id, kind, args, reason, requested_by, created_ms, \
              expires_ms, status, undo_of, session_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'Pending', $9, $10)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $11, $9, $10)",
         )
         .bind(&id)
         .bind(&a.device_id)
@@ -274,10 +308,11 @@ impl StateStore {
         .bind(now_ms.saturating_add(a.ttl_ms))
         .bind(&a.undo_of)
         .bind(&a.session_id)
+        .bind(status)
         .execute(&mut *tx)
         .await
         .map_err(StateError::db(op))?;
-        event(&mut tx, &id, now_ms, "Pending", &a.requested_by, &a.reason).await?;
+        event(&mut tx, &id, now_ms, status, &a.requested_by, &a.reason).await?;
         tx.commit().await.map_err(StateError::db(op))?;
         self.action(&id).await
     }
@@ -328,7 +363,7 @@ impl StateStore {
             .map(|s| crate::lifecycle::canonical("action status", s, ACTION_STATUSES))
             .transpose()?;
         let cond = "($1 IS NULL OR device_id = $1) AND ($2 IS NULL OR status = $2) \
-            AND ($3 = 0 OR status IN ('Pending', 'InProgress')) AND ($4 IS NULL OR kind = $4) \
+            AND ($3 = 0 OR status IN ('PendingApproval', 'Pending', 'InProgress')) AND ($4 IS NULL OR kind = $4) \
             AND ($5 IS NULL OR session_id = $5) \
             AND ($6 IS NULL OR device_id IN (SELECT value FROM json_each($6)))";
         let devices = f
@@ -390,7 +425,8 @@ impl StateStore {
             .await
             .map_err(StateError::db(op))?;
         let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM actions WHERE status = 'Pending' AND expires_ms <= $1",
+            "SELECT id FROM actions WHERE status IN ('Pending', 'PendingApproval') \
+             AND expires_ms <= $1",
         )
         .bind(now_ms)
         .fetch_all(&mut *tx)
@@ -508,7 +544,7 @@ impl StateStore {
         self.action(id).await
     }
 
-    /// Cancel a `Pending` action.
+    /// Cancel a `Pending` or `PendingApproval` action (rejecting the latter).
     pub async fn cancel_action(
         &self,
         id: &str,
@@ -516,15 +552,52 @@ impl StateStore {
         comment: &str,
         now_ms: i64,
     ) -> Result<ResponseAction, StateError> {
-        let op = "cancel an action";
+        let to = Transition {
+            from: &["Pending", "PendingApproval"],
+            to: "Cancelled",
+            set: "finished_ms = $2",
+            op: "cancel an action",
+            refusal: "only a Pending or PendingApproval action can be cancelled",
+        };
+        self.transition(id, &to, actor, comment, now_ms).await
+    }
+
+    /// Approve an action that waits for approval: it becomes `Pending` and is sent.
+    pub async fn approve_action(
+        &self,
+        id: &str,
+        actor: &str,
+        comment: &str,
+        now_ms: i64,
+    ) -> Result<ResponseAction, StateError> {
+        let to = Transition {
+            from: &["PendingApproval"],
+            to: "Pending",
+            // At least an hour to reach the device after the approval.
+            set: "sent_ms = NULL, expires_ms = MAX(expires_ms, $2 + 3600000)",
+            op: "approve an action",
+            refusal: "only a PendingApproval action can be approved",
+        };
+        self.transition(id, &to, actor, comment, now_ms).await
+    }
+
+    /// Move an action from one of `to.from` to `to.to`, with a timeline line.
+    async fn transition(
+        &self,
+        id: &str,
+        to: &Transition,
+        actor: &str,
+        comment: &str,
+        now_ms: i64,
+    ) -> Result<ResponseAction, StateError> {
         let mut tx = StateStore::begin_write(&self.pool)
             .await
-            .map_err(StateError::db(op))?;
+            .map_err(StateError::db(to.op))?;
         let status: Option<String> = sqlx::query_scalar("SELECT status FROM actions WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(StateError::db(op))?;
+            .map_err(StateError::db(to.op))?;
         match status.as_deref() {
             None => {
                 return Err(StateError::NotFound {
@@ -532,23 +605,27 @@ impl StateStore {
                     id: id.to_string(),
                 })
             }
-            Some("Pending") => {}
+            Some(s) if to.from.contains(&s) => {}
             Some(s) => {
                 return Err(StateError::invalid(
                     "action",
                     id,
-                    format!("is {s}: only a Pending action can be cancelled"),
+                    format!("is {s}: {}", to.refusal),
                 ))
             }
         }
-        sqlx::query("UPDATE actions SET status = 'Cancelled', finished_ms = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(StateError::db(op))?;
-        event(&mut tx, id, now_ms, "Cancelled", actor, comment).await?;
-        tx.commit().await.map_err(StateError::db(op))?;
+        sqlx::query(&format!(
+            "UPDATE actions SET status = $3, {} WHERE id = $1",
+            to.set
+        ))
+        .bind(id)
+        .bind(now_ms)
+        .bind(to.to)
+        .execute(&mut *tx)
+        .await
+        .map_err(StateError::db(to.op))?;
+        event(&mut tx, id, now_ms, to.to, actor, comment).await?;
+        tx.commit().await.map_err(StateError::db(to.op))?;
         self.action(id).await
     }
 

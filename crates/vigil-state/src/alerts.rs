@@ -453,6 +453,34 @@ impl StateStore {
         self.alert(id).await
     }
 
+    /// The same lifecycle update on many alerts in one transaction: all change or, if one is
+    /// refused (unknown id, a transition it cannot make), none does.
+    pub async fn update_alerts(
+        &self,
+        ids: &[String],
+        u: &LifecycleUpdate,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Vec<Alert>, StateError> {
+        let op = "update alerts";
+        let mut tx = StateStore::begin_write(&self.pool)
+            .await
+            .map_err(StateError::db(op))?;
+        for id in ids {
+            let (before, after) =
+                lifecycle::apply(&mut tx, Subject::Alert, id, u, actor, now_ms).await?;
+            if before.status != after.status {
+                incidents::follow_alert(&mut tx, id, &after.status, actor, now_ms).await?;
+            }
+        }
+        tx.commit().await.map_err(StateError::db(op))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.alert(id).await?);
+        }
+        Ok(out)
+    }
+
     /// Add a comment to an alert, as `author`.
     pub async fn comment_alert(
         &self,

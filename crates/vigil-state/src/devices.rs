@@ -78,6 +78,8 @@ pub struct Device {
     pub events_dropped: u64,
     /// The device group it belongs to (scopes indicators), if any.
     pub group: Option<String>,
+    /// Tags an operator gave it, sorted, without duplicates.
+    pub tags: Vec<String>,
 }
 
 /// What a heartbeat reports. `None` fields keep the stored value; the counters are added to
@@ -111,7 +113,7 @@ pub struct DeviceSeen {
 const COLUMNS: &str = "id, name, enrolled_ms, enrollment_token_id, last_seen_ms, revoked_ms,
     cert_serial, cert_fingerprint, cert_not_after_ms, health, agent_version, os_platform,
     os_version, kernel, ip, sensor_mode, health_detail, events_received, events_dropped,
-    device_group";
+    device_group, tags";
 
 const UPSERT: &str = "INSERT INTO devices
     (id, name, enrolled_ms, enrollment_token_id, cert_serial, cert_fingerprint,
@@ -347,7 +349,7 @@ impl StateStore {
         group: Option<&str>,
     ) -> Result<Device, StateError> {
         if let Some(g) = group {
-            check_name("device group", g, true)?;
+            check_device_group(g)?;
         }
         let done = sqlx::query("UPDATE devices SET device_group = $2 WHERE id = $1")
             .bind(id)
@@ -365,6 +367,99 @@ impl StateStore {
             what: "device",
             id: id.to_string(),
         })
+    }
+}
+
+/// A device group's name, checked.
+pub fn check_device_group(name: &str) -> Result<(), StateError> {
+    check_name("device group", name, true)
+}
+
+/// The most tags a device may have.
+pub const MAX_DEVICE_TAGS: usize = 32;
+
+/// `tags` checked (1 to 64 characters each: letters, digits, space and `_ . : / -`; at most
+/// [`MAX_DEVICE_TAGS`]), sorted and without duplicates.
+pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, StateError> {
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for t in tags {
+        let t = t.trim();
+        let len = t.chars().count();
+        if len == 0 || len > 64 {
+            return Err(StateError::invalid(
+                "device tag",
+                t,
+                "must have 1 to 64 characters",
+            ));
+        }
+        if let Some(c) = t
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || " _.:/-".contains(*c)))
+        {
+            return Err(StateError::invalid(
+                "device tag",
+                t,
+                format!("must not contain {c:?} (letters, digits, space and _ . : / - only)"),
+            ));
+        }
+        out.push(t.to_string());
+    }
+    out.sort();
+    out.dedup();
+    if out.len() > MAX_DEVICE_TAGS {
+        return Err(StateError::invalid(
+            "device tags",
+            &out.join(","),
+            format!("must be at most {MAX_DEVICE_TAGS}"),
+        ));
+    }
+    Ok(out)
+}
+
+impl StateStore {
+    /// Replace a device's tags (checked and normalised by [`normalize_tags`]).
+    pub async fn set_device_tags(&self, id: &str, tags: &[String]) -> Result<Device, StateError> {
+        let tags = normalize_tags(tags)?;
+        let text = serde_json::to_string(&tags).expect("strings serialise");
+        let done = sqlx::query("UPDATE devices SET tags = $2 WHERE id = $1")
+            .bind(id)
+            .bind(text)
+            .execute(&self.pool)
+            .await
+            .map_err(StateError::db("set a device's tags"))?;
+        if done.rows_affected() == 0 {
+            return Err(StateError::NotFound {
+                what: "device",
+                id: id.to_string(),
+            });
+        }
+        self.device(id).await?.ok_or_else(|| StateError::NotFound {
+            what: "device",
+            id: id.to_string(),
+        })
+    }
+
+    /// Per device: the highest severity among its alerts that are not resolved.
+    pub async fn device_open_alert_severity(
+        &self,
+    ) -> Result<std::collections::HashMap<String, String>, StateError> {
+        let rows = sqlx::query(
+            "SELECT device_id, severity FROM alerts WHERE status <> 'Resolved' \
+             GROUP BY device_id, severity",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StateError::db("read open alert severities"))?;
+        let rank = |s: &str| crate::SEVERITIES.iter().position(|x| *x == s);
+        let mut out: std::collections::HashMap<String, String> = Default::default();
+        for r in rows {
+            let (d, s): (String, String) = (r.get("device_id"), r.get("severity"));
+            let e = out.entry(d).or_insert_with(|| s.clone());
+            if rank(&s) > rank(e) {
+                *e = s;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -391,6 +486,7 @@ fn from_row(row: &SqliteRow) -> Result<Device, StateError> {
             events_received: 0,
             events_dropped: 0,
             group: row.try_get("device_group")?,
+            tags: serde_json::from_str(&row.try_get::<String, _>("tags")?).unwrap_or_default(),
         })
     };
     let mut device = get().map_err(StateError::db("read a device"))?;

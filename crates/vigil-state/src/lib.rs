@@ -39,6 +39,7 @@ mod migrate;
 mod rules;
 mod saved_queries;
 mod secret;
+mod settings;
 mod suppressions;
 mod users;
 
@@ -65,7 +66,9 @@ pub use api_tokens::{ApiToken, API_TOKEN_PREFIX};
 pub use custom_detections::{
     schedule_period_ms, CustomDetection, NewCustomDetection, AUTO_ACTIONS, SCHEDULES,
 };
-pub use devices::{Device, DeviceSeen, NewDevice};
+pub use devices::{
+    check_device_group, normalize_tags, Device, DeviceSeen, NewDevice, MAX_DEVICE_TAGS,
+};
 pub use enrollment::{EnrollmentToken, ENROLLMENT_TOKEN_PREFIX};
 pub use error::{format_unix_ms, DeviceAuthError, RedeemError, StateError};
 pub use feeds::{Feed, FeedRun, NewFeed, StoredWarningList, FEED_FORMATS, MIN_FEED_INTERVAL_MS};
@@ -80,6 +83,7 @@ pub use lifecycle::{
 pub use migrate::AppliedMigration;
 pub use rules::RuleState;
 pub use saved_queries::{SavedQuery, MAX_QUERY_BYTES};
+pub use settings::Setting;
 pub use suppressions::{
     wildcard_match, NewSuppression, Suppression, SUPPRESSION_ACTIONS, SUPPRESSION_KEYS,
 };

@@ -80,7 +80,25 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "access_control",
         sql: ACCESS_CONTROL,
     },
+    Migration {
+        version: 9,
+        name: "settings_and_tags",
+        sql: SETTINGS_AND_TAGS,
+    },
 ];
+
+/// Device tags (a JSON array of names) and the server-wide settings the console changes
+/// (one row per key, its value as JSON text, who changed it last and when).
+const SETTINGS_AND_TAGS: &str = "
+ALTER TABLE devices ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+CREATE INDEX alerts_device_open ON alerts (device_id, status, severity);
+CREATE TABLE settings (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    updated_by TEXT NOT NULL
+);
+";
 
 /// Custom roles, console users' passwords and scopes, login sessions, and the audit log of
 /// every change made through the API. Tokens made before roles existed (`admin`) become

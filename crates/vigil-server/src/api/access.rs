@@ -172,6 +172,9 @@ pub async fn guard(State(ctx): State<Arc<Ctx>>, mut req: Request, next: Next) ->
     let resp = match refusal(&ctx, &method, need, &principal, csrf_ok) {
         Some(refused) => refused.into_response(),
         None => match super::scope::Scope::of(&ctx, &principal).await {
+            Ok(scope) if scope.is_limited() && super::scope::fleet_wide(&method, &template) => {
+                super::scope::fleet_wide_refusal(&template).into_response()
+            }
             Ok(scope) => {
                 if let Ok(v) = HeaderValue::from_str(&principal.name) {
                     req.headers_mut().insert(PRINCIPAL_HEADER, v);

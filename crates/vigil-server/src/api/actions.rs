@@ -5,7 +5,9 @@
 //! - `GET /api/v1/actions?device=&status=&type=&pending=true&limit=&offset=` → the action center:
 //!   `{"items", "total", "limit", "offset"}`, newest first;
 //! - `GET /api/v1/actions/{id}` (with its timeline and files), `POST
-//!   /api/v1/actions/{id}/cancel|undo {"comment"}`;
+//!   /api/v1/actions/{id}/cancel|undo {"comment"}`; `POST /api/v1/actions/{id}/approve
+//!   {"comment"}` sends an action automation requested under the `semi` automation level
+//!   (`PendingApproval`; cancel rejects it);
 //! - `GET /api/v1/action-files/{file}` downloads a file an action brought back;
 //! - `GET|POST /api/v1/library?name=&description=` (the file as the body), `DELETE
 //!   /api/v1/library/{name}`: files for `putfile` and scripts for `run`;
@@ -51,6 +53,7 @@ pub(super) fn routes() -> Router<Arc<Ctx>> {
         .route("/api/v1/actions", get(list_actions))
         .route("/api/v1/actions/{id}", get(show_action))
         .route("/api/v1/actions/{id}/cancel", post(cancel_action))
+        .route("/api/v1/actions/{id}/approve", post(approve_action))
         .route("/api/v1/actions/{id}/undo", post(undo_action))
         .route("/api/v1/action-files/{id}", get(download_file))
         .route(
@@ -264,6 +267,26 @@ async fn cancel_action(
     let a = ctx
         .respond
         .cancel(&ctx, &id, &actor, &b.string("comment")?.unwrap_or_default())
+        .await
+        .map_err(not_found_or_internal)?;
+    Ok(Json(action_json(&a)))
+}
+
+/// `POST /api/v1/actions/{id}/approve {"comment"?}`: an action automation requested under
+/// the `semi` automation level is sent.
+async fn approve_action(
+    State(ctx): State<Arc<Ctx>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    scope: Scope,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    let actor = authenticate(&ctx, &headers).await?;
+    let b = Body::parse(&raw, &["comment"])?;
+    seen_action(&ctx, &scope, &id).await?;
+    let a = ctx
+        .respond
+        .approve(&ctx, &id, &actor, &b.string("comment")?.unwrap_or_default())
         .await
         .map_err(not_found_or_internal)?;
     Ok(Json(action_json(&a)))

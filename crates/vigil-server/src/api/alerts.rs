@@ -247,9 +247,8 @@ async fn list_alerts(
 /// Alerts one bulk request may change at most.
 const MAX_BULK: usize = 1000;
 
-/// `POST /api/v1/alerts/bulk`: one lifecycle update for many alerts. Unknown ids refuse the
-/// whole request before anything changes; a refused value fails on the first alert, before
-/// any other is touched.
+/// `POST /api/v1/alerts/bulk`: one lifecycle update for many alerts, in one transaction:
+/// an unknown id or a refused change refuses the whole request and changes nothing.
 async fn bulk_update(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -289,15 +288,14 @@ async fn bulk_update(
     for id in &ids {
         seen_alert(&ctx, &scope, id).await?;
     }
-    let mut updated = Vec::with_capacity(ids.len());
-    for id in &ids {
-        let a = ctx
-            .state
-            .update_alert(id, &u, &actor, now_ms())
-            .await
-            .map_err(not_found_or_internal)?;
-        updated.push(alert_json(&a));
-    }
+    let updated: Vec<Value> = ctx
+        .state
+        .update_alerts(&ids, &u, &actor, now_ms())
+        .await
+        .map_err(not_found_or_internal)?
+        .iter()
+        .map(alert_json)
+        .collect();
     tracing::info!(alerts = ids.len(), actor = %actor, "alerts updated in bulk");
     Ok(Json(json!({ "updated": updated.len(), "items": updated })))
 }

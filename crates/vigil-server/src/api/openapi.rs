@@ -21,6 +21,9 @@ use super::access::{required, Need};
 
 /// One line per operation (see the module doc for the notation).
 const OPERATIONS: &[&str] = &[
+    // Settings.
+    "GET /api/v1/settings|settings|Server-wide settings: automation level, retention",
+    "PATCH /api/v1/settings|settings|Change the automation level and/or the retention|{automation_level, retention_days:int}",
     // Access control.
     "POST /api/v1/auth/login|access|Log in to the console (sets the session cookie, answers the CSRF token)|{username!, password!}",
     "POST /api/v1/auth/logout|access|End the console session",
@@ -40,9 +43,9 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/enrollment-tokens|devices|Enrolment tokens|?limit:int offset:int sort order q",
     "POST /api/v1/enrollment-tokens|devices|Create an enrolment token|{label, ttl_seconds:int, max_uses:int}",
     "POST /api/v1/enrollment-tokens/{id}/revoke|devices|Revoke an enrolment token",
-    "GET /api/v1/devices|devices|The device inventory with health|?limit:int offset:int sort order q",
+    "GET /api/v1/devices|devices|The device inventory with health, risk, exposure and tags|?tag health risk exposure group limit:int offset:int sort order q",
     "GET /api/v1/devices/{id}|devices|One device",
-    "PATCH /api/v1/devices/{id}|devices|Set a device's group|{group}",
+    "PATCH /api/v1/devices/{id}|devices|Set a device's group and/or tags|{group, tags:[str]}",
     "POST /api/v1/devices/{id}/revoke|devices|Revoke a device's certificate",
     "POST /api/v1/events/sql|hunting|Read-only SQL over the telemetry tables|{sql!}",
     // Alerts and incidents.
@@ -102,6 +105,7 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/actions|response|The action center|?device status type pending:bool session limit:int offset:int",
     "GET /api/v1/actions/{id}|response|One action with its timeline",
     "POST /api/v1/actions/{id}/cancel|response|Cancel an action that has not finished|{comment}",
+    "POST /api/v1/actions/{id}/approve|response|Approve an action automation requested (PendingApproval)|{comment}",
     "POST /api/v1/actions/{id}/undo|response|Undo an action (release, restore, unrestrict)|{comment}",
     "GET /api/v1/action-files/{id}|response|Download a file an action collected",
     "GET /api/v1/library|response|The live-response file library|?limit:int offset:int sort order q",

@@ -7,6 +7,9 @@
 //! extractor. Something outside the scope answers 404, as if it did not exist (its
 //! existence is not disclosed). A principal without groups has [`Scope::all`].
 //!
+//! Changes to what acts on every device (detection content, indicators, feeds, settings,
+//! access control; [`fleet_wide`]) are refused to a limited principal by the guard.
+//!
 //! **Invariant:** every handler that returns or changes something tied to a device checks
 //! the scope; lists are filtered before they are paged where the store pages them (alerts)
 //! and after loading otherwise.
@@ -16,7 +19,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use vigil_state::Principal;
 
 use super::{internal, ApiError};
@@ -117,6 +120,42 @@ impl Scope {
             Ok(())
         }
     }
+}
+
+/// Whether a request changes something that acts on every device (detection content,
+/// indicators and feeds, the response library, server settings, access control): refused
+/// to a principal limited to device groups, whatever its role allows.
+pub(crate) fn fleet_wide(method: &Method, template: &str) -> bool {
+    if method == Method::GET {
+        return false;
+    }
+    let p = template.strip_prefix("/api/v1/").unwrap_or(template);
+    matches!(
+        p.split('/').next().unwrap_or(""),
+        "rules"
+            | "suppressions"
+            | "custom-detections"
+            | "indicators"
+            | "feeds"
+            | "warninglists"
+            | "library"
+            | "settings"
+            | "users"
+            | "roles"
+            | "api-tokens"
+            | "enrollment-tokens"
+    )
+}
+
+/// The refusal of a fleet-wide change to a limited principal.
+pub(crate) fn fleet_wide_refusal(template: &str) -> ApiError {
+    ApiError(
+        StatusCode::FORBIDDEN,
+        format!(
+            "{template} changes something that acts on every device: a principal limited to \
+             device groups cannot change it"
+        ),
+    )
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Scope {

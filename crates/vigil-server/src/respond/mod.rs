@@ -111,6 +111,37 @@ impl Respond {
         Ok(a)
     }
 
+    /// Record an action that waits for an operator's approval (not sent until
+    /// [`Respond::approve`]).
+    pub async fn queue_for_approval(
+        &self,
+        ctx: &Ctx,
+        new: &NewAction,
+    ) -> Result<ResponseAction, StateError> {
+        let a = ctx.state.create_action_for_approval(new, now_ms()).await?;
+        tracing::info!(action = %a.id, kind = %a.kind, device = %a.device_id, by = %a.requested_by, "action awaits approval");
+        self.changed.notify_waiters();
+        Ok(a)
+    }
+
+    /// Approve an action that waits for approval: it becomes `Pending` and is sent.
+    pub async fn approve(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        actor: &str,
+        comment: &str,
+    ) -> Result<ResponseAction, StateError> {
+        let a = ctx
+            .state
+            .approve_action(id, actor, comment, now_ms())
+            .await?;
+        tracing::info!(action = %a.id, kind = %a.kind, device = %a.device_id, by = %actor, "action approved");
+        self.send(ctx, &a).await;
+        self.changed.notify_waiters();
+        Ok(a)
+    }
+
     async fn send(&self, ctx: &Ctx, a: &ResponseAction) {
         if let Some(tx) = self.stream_of(&a.device_id) {
             if tx.send(Ok(command_of(a))).await.is_ok() {

@@ -13,4 +13,5 @@ mod ingest;
 mod intel;
 mod openapi;
 mod scope;
+mod settings;
 mod triage;

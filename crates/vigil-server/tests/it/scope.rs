@@ -243,4 +243,45 @@ fn a_token_limited_to_a_device_group_sees_and_acts_on_that_group_only() {
         v["detail"].as_str().unwrap().contains("device groups"),
         "{v}"
     );
+    let (_, rules) = fx.api.get("/api/v1/rules?limit=1");
+    let rule = rules["items"][0]["RuleId"].as_str().unwrap().to_string();
+    for (method, path, body) in [
+        (
+            "PATCH",
+            "/api/v1/settings".to_string(),
+            json!({ "automation_level": "full" }),
+        ),
+        ("POST", format!("/api/v1/rules/{rule}/disable"), json!({})),
+        (
+            "POST",
+            "/api/v1/indicators".to_string(),
+            json!({ "type": "ip", "value": "203.0.113.7", "action": "block" }),
+        ),
+        (
+            "POST",
+            "/api/v1/suppressions".to_string(),
+            json!({ "rule_id": rule }),
+        ),
+    ] {
+        let (st, v) = if method == "PATCH" {
+            east.patch(&path, body)
+        } else {
+            east.post(&path, body)
+        };
+        assert_eq!(st, 403, "{method} {path} → {v}");
+        // The role refuses settings first; the others its role allows, its scope refuses.
+        let why = if path.ends_with("settings") {
+            "permission"
+        } else {
+            "every device"
+        };
+        assert!(v["detail"].as_str().unwrap().contains(why), "{v}");
+    }
+    let (_, s) = fx.api.get("/api/v1/settings");
+    assert_eq!(
+        s["automation_level"], "semi",
+        "the refused change changed nothing: {s}"
+    );
+    let (_, r) = fx.api.get(&format!("/api/v1/rules?q={rule}"));
+    assert_eq!(r[0]["Enabled"], true, "{r}");
 }

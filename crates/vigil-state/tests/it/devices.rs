@@ -228,3 +228,97 @@ async fn bad_enrolment_records_are_refused() {
     d.enrollment_token_id = None;
     store.upsert_enrolled_device(&d).await.unwrap();
 }
+
+#[tokio::test]
+async fn tags_are_normalised_checked_and_kept() {
+    let (store, token) = store_with_token().await;
+    store
+        .upsert_enrolled_device(&new_device(&token, FP1, NOW))
+        .await
+        .unwrap();
+    assert!(store.device(DEV).await.unwrap().unwrap().tags.is_empty());
+    let tags = ["web", " pci ", "web", "tier:1"].map(String::from);
+    let d = store.set_device_tags(DEV, &tags).await.unwrap();
+    assert_eq!(d.tags, ["pci", "tier:1", "web"]);
+    // A refused tag changes nothing.
+    let err = store
+        .set_device_tags(DEV, &["ok".to_string(), "bad;tag".to_string()])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("bad;tag"), "{err}");
+    let too_many: Vec<String> = (0..=vigil_state::MAX_DEVICE_TAGS)
+        .map(|i| format!("t{i}"))
+        .collect();
+    assert!(store.set_device_tags(DEV, &too_many).await.is_err());
+    assert_eq!(store.device(DEV).await.unwrap().unwrap().tags, d.tags);
+    // Re-enrolment keeps the tags; an unknown device is named.
+    store
+        .upsert_enrolled_device(&new_device(&token, FP2, NOW + 1))
+        .await
+        .unwrap();
+    assert_eq!(store.device(DEV).await.unwrap().unwrap().tags, d.tags);
+    let err = store.set_device_tags("nope", &[]).await.unwrap_err();
+    assert!(matches!(err, StateError::NotFound { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn approval_gates_an_action_until_approved() {
+    let (store, token) = store_with_token().await;
+    store
+        .upsert_enrolled_device(&new_device(&token, FP1, NOW))
+        .await
+        .unwrap();
+    let new = vigil_state::NewAction {
+        device_id: DEV.to_string(),
+        kind: "isolate".to_string(),
+        args: "{}".to_string(),
+        reason: "custom detection cd_1".to_string(),
+        requested_by: "automation".to_string(),
+        ttl_ms: 60_000,
+        undo_of: None,
+        session_id: None,
+    };
+    let a = store.create_action_for_approval(&new, NOW).await.unwrap();
+    assert_eq!(a.status, "PendingApproval");
+    // Not sent while it waits.
+    assert!(store
+        .deliverable_actions(DEV, NOW + 20)
+        .await
+        .unwrap()
+        .is_empty());
+    // Only a waiting action can be approved.
+    let b = store.create_action(&new, NOW).await.unwrap();
+    let err = store
+        .approve_action(&b.id, "alice", "", NOW)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("only a PendingApproval"), "{err}");
+    let a = store
+        .approve_action(&a.id, "alice", "looks right", NOW + 10)
+        .await
+        .unwrap();
+    assert_eq!(a.status, "Pending");
+    assert!(a.expires_ms >= NOW + 10 + 3_600_000);
+    let sent: Vec<_> = store
+        .deliverable_actions(DEV, NOW + 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
+    assert!(sent.contains(&a.id), "{sent:?}");
+    let timeline = store.action_events(&a.id).await.unwrap();
+    let statuses: Vec<_> = timeline.iter().map(|e| e.status.as_str()).collect();
+    assert_eq!(statuses, ["PendingApproval", "Pending"]);
+    assert_eq!(timeline[1].actor, "alice");
+    // A waiting action can be rejected (cancelled), and times out like a pending one.
+    let c = store.create_action_for_approval(&new, NOW).await.unwrap();
+    let c = store
+        .cancel_action(&c.id, "bob", "no", NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(c.status, "Cancelled");
+    let d = store.create_action_for_approval(&new, NOW).await.unwrap();
+    store.time_out_actions(NOW + 120_000).await.unwrap();
+    assert_eq!(store.action(&d.id).await.unwrap().status, "TimedOut");
+}

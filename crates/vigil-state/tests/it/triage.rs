@@ -712,3 +712,50 @@ async fn rule_switches_persist_across_reopening() {
     assert_eq!(states["r2"].updated_by, "admin");
     assert!(states["r2"].enabled);
 }
+
+#[tokio::test]
+async fn bulk_triage_changes_every_alert_or_none() {
+    let (_d, _p, store) = file_store().await;
+    let mut ids = Vec::new();
+    for (i, dev) in ["dev-1", "dev-2", "dev-3"].into_iter().enumerate() {
+        let e = Ev {
+            device: dev,
+            user: ["u1", "u2", "u3"][i],
+            sha: ["s1", "s2", "s3"][i],
+            ..Ev::default()
+        };
+        ids.push(
+            record(&store, &hit("r", "Execution", "High", NOW, &e))
+                .await
+                .alert_id
+                .unwrap(),
+        );
+    }
+    let mut u = set(Some("Resolved"), Some("TruePositive"), Some("Malware"));
+    u.comment = Some("contained".into());
+    // An unknown id among them: nothing changes, not even the alerts before it.
+    let mut with_unknown = ids.clone();
+    with_unknown.insert(2, "al_missing".into());
+    let e = store
+        .update_alerts(&with_unknown, &u, "alice", NOW + 1)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("al_missing"), "{e}");
+    for id in &ids {
+        let a = store.alert(id).await.unwrap();
+        assert_eq!(a.status, "New", "{id}");
+        assert!(store.alert_comments(id).await.unwrap().is_empty());
+    }
+    let done = store
+        .update_alerts(&ids, &u, "alice", NOW + 2)
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 3);
+    for a in &done {
+        assert_eq!(
+            (a.status.as_str(), a.classification.as_deref()),
+            ("Resolved", Some("TruePositive"))
+        );
+        assert_eq!(store.alert_comments(&a.id).await.unwrap().len(), 1);
+    }
+}

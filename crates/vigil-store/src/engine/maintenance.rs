@@ -302,10 +302,13 @@ impl Inner {
     }
 
     pub(super) fn apply_retention(&self, now: Timestamp) -> Result<usize, StoreError> {
-        if self.opts.retention_days == 0 {
+        let days = self
+            .retention_days
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if days == 0 {
             return Ok(0);
         }
-        let cutoff = day_of(now.nanos()) - self.opts.retention_days as i64;
+        let cutoff = day_of(now.nanos()) - days as i64;
         let maint = lock(&self.maint);
         let mut view = write(&self.shared.view);
         let mut removed: Vec<(Table, i64, Vec<Arc<FileEntry>>)> = Vec::new();

@@ -83,6 +83,9 @@ struct Inner {
     old_segments: AtomicUsize,
     /// Nanoseconds of the last flush, `i64::MIN` for none.
     last_flush: AtomicI64,
+    /// Days of partitions kept (0: all); starts as `opts.retention_days`, changed live by
+    /// [`Store::set_retention_days`].
+    retention_days: std::sync::atomic::AtomicU32,
 }
 
 struct Core {
@@ -324,6 +327,17 @@ impl Store {
     /// (table, day) partitions were removed.
     pub fn apply_retention(&self, now: Timestamp) -> Result<usize, StoreError> {
         self.inner.apply_retention(now)
+    }
+
+    /// Change how many days of partitions are kept (0: all) from now on; the next
+    /// [`Store::apply_retention`] uses it.
+    pub fn set_retention_days(&self, days: u32) {
+        self.inner.retention_days.store(days, Ordering::Relaxed);
+    }
+
+    /// How many days of partitions are kept (0: all).
+    pub fn retention_days(&self) -> u32 {
+        self.inner.retention_days.load(Ordering::Relaxed)
     }
 
     /// Storage use, hot rows, WAL size, counters and ingest lag.

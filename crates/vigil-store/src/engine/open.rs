@@ -212,6 +212,7 @@ pub(super) fn open(opts: StoreOptions) -> Result<Store, StoreError> {
             duplicates: AtomicU64::new(0),
             old_segments: AtomicUsize::new(n_old),
             last_flush: AtomicI64::new(state.last_flush.map_or(i64::MIN, |t| t.nanos())),
+            retention_days: std::sync::atomic::AtomicU32::new(opts.retention_days),
             opts,
         }),
     })

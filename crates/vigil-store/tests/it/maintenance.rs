@@ -160,9 +160,14 @@ fn retention_removes_old_days_only() {
         .join("tables/DeviceProcessEvents/day=2026-11-26")
         .exists());
     assert_eq!(store.apply_retention(now).unwrap(), 0);
+    // Shortened while open (the console's retention setting): day 2 goes too.
+    assert_eq!(store.retention_days(), 2);
+    store.set_retention_days(1);
+    assert_eq!(store.apply_retention(now).unwrap(), 1);
+    assert_eq!(count(&store, "DeviceProcessEvents"), 20);
     drop(store);
     let store = open(dir.path());
-    assert_eq!(count(&store, "DeviceProcessEvents"), 30);
+    assert_eq!(count(&store, "DeviceProcessEvents"), 20);
 
     // Zero keeps everything.
     let dir = tempfile::tempdir().unwrap();
