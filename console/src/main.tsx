@@ -3,7 +3,7 @@
 import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import "./styles.css";
-import { get, post, setCsrf, setUnauthorizedHandler } from "./api";
+import { get, post, qs, setCsrf, setUnauthorizedHandler } from "./api";
 import { match, navigate, useLocation } from "./router";
 import { Link, entityPath } from "./components/ui";
 import { Login } from "./pages/Login";
@@ -44,7 +44,7 @@ function Page({ path, me }: { path: string; me: Me }) {
   if ((m = match("/files/:value", path))) return <EntityPage kind="files" value={m.value} />;
   if ((m = match("/ips/:value", path))) return <EntityPage kind="ips" value={m.value} />;
   if ((m = match("/domains/:value", path))) return <EntityPage kind="domains" value={m.value} />;
-  if (path === "/actions") return <ActionCenter />;
+  if (path === "/actions") return <ActionCenter me={me} />;
   if (path === "/settings") return <Settings me={me} />;
   return (
     <div className="card">
@@ -60,9 +60,10 @@ function GlobalSearch() {
   const [term, setTerm] = useState("");
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
+    // Only the devices whose fields contain the term: a fleet's inventory is not loaded here.
     let devices: any[] = [];
     try {
-      devices = await get("/api/v1/devices");
+      devices = (await get<any>("/api/v1/devices" + qs({ q: term.trim(), limit: 100 }))).items ?? [];
     } catch {
       /* the search still works for hashes, addresses and domains */
     }

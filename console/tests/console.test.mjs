@@ -61,8 +61,8 @@ async function waitForServer(url, child, seconds) {
   throw new Error(`vigil-server did not answer ${url}/healthz within ${seconds} s`);
 }
 
-async function shot(name) {
-  await page.screenshot({ path: join(SCREENS, `${name}.png`), fullPage: true });
+async function shot(name, { fullPage = true } = {}) {
+  await page.screenshot({ path: join(SCREENS, `${name}.png`), fullPage });
 }
 
 before(async () => {
@@ -311,6 +311,227 @@ test("switching the time zone changes the timestamps shown", async () => {
   assert.notEqual(local, utc);
   // Back to UTC for whoever uses this profile next.
   await page.evaluate(() => localStorage.setItem("vigil.timezone", "utc"));
+});
+
+/// A call to the API from the logged-in page (its session cookie and CSRF token).
+async function apiCall(method, path, body) {
+  return page.evaluate(
+    async ([method, path, body]) => {
+      const headers = { Accept: "application/json" };
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      if (method !== "GET") headers["X-CSRF-Token"] = localStorage.getItem("vigil.csrf") ?? "";
+      const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : null };
+    },
+    [method, path, body],
+  );
+}
+
+/// The device ids of the inventory's rows, in order.
+const inventoryIds = () =>
+  page.locator("table.devices tbody tr[data-device-id]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-device-id")));
+
+test("settings: the automation level and the retention are saved on the server and survive a reload", async () => {
+  await page.goto(`${base}/settings`);
+  const before = (await apiCall("GET", "/api/v1/settings")).body;
+  assert.deepEqual(before.automation_levels.map((l) => l.level).sort(), ["full", "none", "semi"]);
+  // Whatever the default, move to another level.
+  const next = before.automation_level === "full" ? "none" : "full";
+  const levels = page.getByRole("radiogroup", { name: "Automation level" });
+  await levels.locator(`input[value="${before.automation_level}"]`).waitFor();
+  assert.ok(await levels.locator(`input[value="${before.automation_level}"]`).isChecked());
+  await levels.locator(`input[value="${next}"]`).check();
+  await page.getByRole("button", { name: "Save automation level" }).click();
+  await page.getByRole("status").filter({ hasText: `Automation level set to ${next}` }).waitFor();
+  await page.locator('[data-testid="settings-changed"]', { hasText: "admin" }).waitFor();
+
+  // A retention the server refuses shows its reason (naming the field) and changes nothing.
+  const retention = page.locator("section", { has: page.getByRole("heading", { name: "Data retention" }) });
+  await page.fill('input[name="retention-days"]', "-3");
+  await page.getByRole("button", { name: "Save retention" }).click();
+  const refused = retention.getByRole("alert");
+  await refused.waitFor();
+  assert.match(await refused.textContent(), /retention_days/);
+  assert.equal((await apiCall("GET", "/api/v1/settings")).body.retention_days, before.retention_days);
+  await page.fill('input[name="retention-days"]', "90");
+  await page.getByRole("button", { name: "Save retention" }).click();
+  await retention.getByRole("status").filter({ hasText: "Data is kept for 90 days" }).waitFor();
+  await refused.waitFor({ state: "detached" });
+  await shot("11-settings-automation");
+
+  await page.reload();
+  await page.locator('[data-testid="retention-current"]', { hasText: "90 days" }).waitFor();
+  assert.ok(await page.locator(`input[name="automation-level"][value="${next}"]`).isChecked());
+  assert.equal(await page.inputValue('input[name="retention-days"]'), "90");
+  const after = (await apiCall("GET", "/api/v1/settings")).body;
+  assert.equal(after.automation_level, next);
+  assert.equal(after.retention_days, 90);
+  assert.equal(after.updated_by, "admin");
+  assert.ok(after.updated, "the change has a time");
+});
+
+test("settings: disable a rule from the catalogue and enable it again", async () => {
+  await page.goto(`${base}/settings`);
+  const section = page.locator("section", { has: page.getByRole("heading", { name: "Rules", exact: true }) });
+  await section.locator("table.rules tbody tr[data-rule-id]").first().waitFor();
+  const all = (await apiCall("GET", "/api/v1/rules?limit=1")).body;
+  assert.ok(all.total > 25, `the server loaded its rules (${all.total})`);
+  await section.locator(".pager").getByText(`${all.total.toLocaleString("en")} in all`).waitFor();
+  assert.equal(await section.locator("tbody tr[data-rule-id]").count(), 25);
+  // Searched on the server: the rule's id finds it alone.
+  const rule = (await apiCall("GET", "/api/v1/rules?limit=1&offset=7&sort=Title")).body.items[0];
+  assert.equal(rule.Enabled, true);
+  await section.locator('input[name="rule-search"]').fill(rule.RuleId);
+  await section.locator(".pager").getByText("1 in all").waitFor();
+  const toggle = section.getByRole("switch", { name: `Rule ${rule.Title} enabled` });
+  assert.ok(await toggle.isChecked());
+  await toggle.click();
+  await section.getByRole("status").filter({ hasText: `${rule.Title}: disabled` }).waitFor();
+  await page.waitForFunction((id) => !document.querySelector(`tr[data-rule-id="${id}"] input[role=switch]`)?.checked, rule.RuleId);
+  const off = (await apiCall("GET", `/api/v1/rules?q=${encodeURIComponent(rule.RuleId)}`)).body;
+  assert.equal(off.find((r) => r.RuleId === rule.RuleId).Enabled, false);
+  await shot("12-settings-rules");
+  await toggle.click();
+  await section.getByRole("status").filter({ hasText: `${rule.Title}: enabled` }).waitFor();
+  await page.waitForFunction((id) => document.querySelector(`tr[data-rule-id="${id}"] input[role=switch]`)?.checked, rule.RuleId);
+  const on = (await apiCall("GET", `/api/v1/rules?q=${encodeURIComponent(rule.RuleId)}`)).body;
+  assert.equal(on.find((r) => r.RuleId === rule.RuleId).Enabled, true);
+});
+
+test("tag a device on its page and filter the inventory by the tag, risk and name", async () => {
+  const [web, db] = seed.devices.map((d) => d.DeviceId);
+  assert.deepEqual(seed.devices.map((d) => d.DeviceName), ["web-01", "db-01"]);
+  await page.goto(`${base}/devices`);
+  await page.locator(`table.devices tbody tr[data-device-id="${web}"]`).waitFor();
+  assert.deepEqual(await inventoryIds(), [db, web], "sorted by name on the server");
+  // web-01 has unresolved High alerts from the seed; db-01's worst are Medium.
+  const risk = async (id) => (await page.locator(`tr[data-device-id="${id}"] td`).nth(1).textContent()).trim();
+  assert.equal(await risk(web), "High");
+  assert.equal(await risk(db), "Medium");
+  await page.getByRole("columnheader", { name: "Device" }).click();
+  await page.waitForURL(/order=desc/);
+  await page.waitForFunction(([a, b]) => {
+    const ids = [...document.querySelectorAll("table.devices tbody tr[data-device-id]")].map((r) => r.getAttribute("data-device-id"));
+    return ids.join() === [a, b].join();
+  }, [web, db]);
+  await page.selectOption('select[name="risk"]', "Medium");
+  await page.waitForFunction((id) => {
+    const ids = [...document.querySelectorAll("table.devices tbody tr[data-device-id]")].map((r) => r.getAttribute("data-device-id"));
+    return ids.length === 1 && ids[0] === id;
+  }, db);
+
+  await page.goto(`${base}/devices/${web}`);
+  await page.getByRole("heading", { name: "web-01" }).waitFor();
+  for (const tag of ["pci-zone", "dmz"]) {
+    await page.fill('input[name="new-tag"]', tag);
+    await page.getByRole("button", { name: "Add tag" }).click();
+    await page.locator(`.chip[data-tag="${tag}"]`).waitFor();
+  }
+  await page.getByRole("button", { name: "Remove tag dmz" }).click();
+  await page.locator('.chip[data-tag="dmz"]').waitFor({ state: "detached" });
+  assert.deepEqual((await apiCall("GET", `/api/v1/devices/${web}`)).body.Tags, ["pci-zone"]);
+  // The window only: the device's timeline below runs for thousands of pixels.
+  await shot("13-device-tags", { fullPage: false });
+
+  // The chip leads to the inventory filtered by the tag (on the server).
+  await page.locator('.chip[data-tag="pci-zone"] a').click();
+  await page.waitForURL(/\/devices\?tag=pci-zone/);
+  await page.waitForFunction((id) => {
+    const ids = [...document.querySelectorAll("table.devices tbody tr[data-device-id]")].map((r) => r.getAttribute("data-device-id"));
+    return ids.length === 1 && ids[0] === id;
+  }, web);
+  assert.equal(await page.inputValue('input[name="tag"]'), "pci-zone");
+  await page.locator(`tr[data-device-id="${web}"] .tag-chip`, { hasText: "pci-zone" }).waitFor();
+  await shot("14-devices-by-tag");
+  // Typed into the filter: no device has this tag.
+  await page.fill('input[name="tag"]', "no-such-tag");
+  await page.locator("table.devices", { hasText: "No devices match these filters" }).waitFor();
+  assert.match(page.url(), /tag=no-such-tag/);
+  const byApi = (await apiCall("GET", "/api/v1/devices?tag=pci-zone&limit=10")).body;
+  assert.deepEqual(byApi.items.map((d) => d.DeviceId), [web]);
+  // The text search also runs on the server.
+  await page.goto(`${base}/devices`);
+  await page.fill('input[name="device-search"]', "db-0");
+  await page.waitForFunction((id) => {
+    const ids = [...document.querySelectorAll("table.devices tbody tr[data-device-id]")].map((r) => r.getAttribute("data-device-id"));
+    return ids.length === 1 && ids[0] === id;
+  }, db);
+});
+
+test("the incidents list pages, sorts, filters and searches on the server", async () => {
+  const all = (await apiCall("GET", "/api/v1/incidents?limit=1")).body;
+  assert.ok(all.total > 0);
+  await page.goto(`${base}/incidents`);
+  await page.locator(".pager").getByText(`${all.total.toLocaleString("en")} in all`).waitFor();
+  assert.equal(await page.locator("table.incidents tbody tr").count(), Math.min(50, all.total));
+  await shot("15-incidents");
+  // Sorted by alert count, most first, on the server.
+  await page.getByRole("columnheader", { name: "Alerts" }).click();
+  await page.waitForURL(/sort=AlertCount/);
+  const top = (await apiCall("GET", "/api/v1/incidents?limit=1&sort=AlertCount&order=desc")).body.items[0];
+  await page.waitForFunction(
+    (href) => document.querySelector("table.incidents tbody tr td:nth-child(2) a")?.getAttribute("href") === href,
+    `/incidents/${top.IncidentId}`,
+  );
+  // The search runs on the server: the incident's id finds it, a term in nothing finds none.
+  await page.fill('input[name="incident-search"]', top.IncidentId);
+  await page.locator(".pager").getByText("1 in all").waitFor();
+  assert.equal(await page.locator("table.incidents tbody tr td:nth-child(2) a").getAttribute("href"), `/incidents/${top.IncidentId}`);
+  await page.fill('input[name="incident-search"]', "no-such-incident-anywhere");
+  await page.locator("table.incidents", { hasText: "No incidents match these filters" }).waitFor();
+  await page.locator(".pager").getByText("0 in all").waitFor();
+  // The status filter too, and all of it stays in the address.
+  await page.fill('input[name="incident-search"]', "");
+  await page.waitForURL((u) => !u.searchParams.has("q"));
+  await page.selectOption('select[name="status"]', top.Status);
+  const same = (await apiCall("GET", `/api/v1/incidents?limit=1&status=${top.Status}`)).body.total;
+  assert.ok(same >= 1);
+  await page.locator(".pager").getByText(`${same.toLocaleString("en")} in all`).waitFor();
+  assert.match(page.url(), new RegExp(`status=${top.Status}`));
+  await page.locator("table.incidents tbody tr .status").first().waitFor();
+  const shown = await page.locator("table.incidents tbody tr .status").allTextContents();
+  assert.ok(shown.every((x) => x === top.Status), shown.join());
+});
+
+test("an automatic action held for approval is approved, another rejected, in the action center", async () => {
+  // At level semi a custom detection's actions wait for an operator.
+  const semi = await apiCall("PATCH", "/api/v1/settings", { automation_level: "semi" });
+  assert.equal(semi.body.automation_level, "semi", JSON.stringify(semi.body));
+  const rule = await apiCall("POST", "/api/v1/custom-detections", {
+    name: "console-approval-test",
+    query: 'DeviceProcessEvents | where DeviceName == "db-01" | top 1 by Timestamp desc',
+    schedule: "1h",
+    title: "Console approval test",
+    severity: "Low",
+    actions: ["scan", "collect_package"],
+  });
+  assert.equal(rule.status, 200, JSON.stringify(rule.body));
+  const id = rule.body.id;
+  const ran = await apiCall("POST", `/api/v1/custom-detections/${encodeURIComponent(id)}/run`);
+  assert.equal(ran.status, 200, JSON.stringify(ran.body));
+  const waiting = (await apiCall("GET", "/api/v1/actions?status=PendingApproval&limit=10")).body;
+  assert.deepEqual(waiting.items.map((a) => a.Type).sort(), ["collect", "scan"]);
+
+  await page.goto(`${base}/actions`);
+  await page.locator(".notice", { hasText: "2 actions wait for approval" }).getByRole("button").click();
+  const row = (type) => page.locator("table.actions tbody tr", { hasText: type });
+  await row("scan").getByRole("button", { name: "Approve" }).waitFor();
+  await shot("16-action-approval");
+  await row("scan").getByRole("button", { name: "Approve" }).click();
+  await page.fill('input[name="decision-comment"]', "approved in the browser test");
+  await page.getByRole("button", { name: "Approve action" }).click();
+  await page.getByRole("status").filter({ hasText: /scan .* approved: now Pending/ }).waitFor();
+  await row("collect").getByRole("button", { name: "Reject" }).click();
+  await page.getByRole("button", { name: "Reject action" }).click();
+  await page.getByRole("status").filter({ hasText: /collect .* rejected: now Cancelled/ }).waitFor();
+  const scan = waiting.items.find((a) => a.Type === "scan");
+  const collect = waiting.items.find((a) => a.Type === "collect");
+  assert.equal((await apiCall("GET", `/api/v1/actions/${scan.ActionId}`)).body.Status, "Pending");
+  assert.equal((await apiCall("GET", `/api/v1/actions/${collect.ActionId}`)).body.Status, "Cancelled");
+  await page.selectOption('select[name="status"]', "");
+  await row("scan").locator(".status", { hasText: "Pending" }).first().waitFor();
+  await shot("17-action-approved");
 });
 
 test("no page broke the content security policy or threw", () => {

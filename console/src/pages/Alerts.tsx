@@ -5,6 +5,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, post, qs } from "../api";
 import { ErrorBox, Link, Pager, Severity, Status, useGet } from "../components/ui";
 import { TriageForm, type TriageChange } from "../components/triage";
+import { SortTh } from "../components/list";
 import { useTime } from "../time";
 import { navigate, useLocation } from "../router";
 
@@ -240,9 +241,7 @@ export function AlertsQueue() {
               />
             </th>
             {COLUMNS.map(([key, label]) => (
-              <th key={key} className="sortable" onClick={() => sortBy(key)} aria-sort={sort === key ? (order === "asc" ? "ascending" : "descending") : "none"}>
-                {label} {sort === key ? (order === "asc" ? "▲" : "▼") : ""}
-              </th>
+              <SortTh key={key} field={key} label={label} sort={sort} order={order} onSort={sortBy} />
             ))}
           </tr>
         </thead>

@@ -1,46 +1,81 @@
-// Devices: the inventory (health, OS, agent, group) and a device page with its overview,
-// alerts, a filterable timeline of its events (advanced hunting), response actions and their
-// history, and a live-response console.
+// Devices: the inventory (paged, sorted, searched and filtered by tag, group, health, risk
+// and exposure on the server, its state in the address) and a device page with its overview,
+// risk, exposure and tags, alerts, a filterable timeline of its events (advanced hunting),
+// response actions and their history, and a live-response console.
 import { useEffect, useState } from "react";
 import { post, qs } from "../api";
 import { ErrorBox, Facts, Link, Section, Severity, Status, useGet } from "../components/ui";
+import { DebouncedInput, FilterSelect, ListFoot, SearchBox, sortHeaders, useServerList } from "../components/list";
+import { EXPOSURE_LEVELS, Exposure, ExposurePanel, HEALTH_STATES, RISK_LEVELS, Risk, TagChips, TagEditor } from "../components/device";
 import { useTime } from "../time";
 import type { Me } from "../main";
 import { LiveConsole } from "../components/LiveConsole";
+import { ActionsTable } from "./Actions";
+
+const INVENTORY_COLUMNS: [string, string][] = [
+  ["DeviceName", "Device"],
+  ["RiskLevel", "Risk"],
+  ["ExposureLevel", "Exposure"],
+  ["HealthStatus", "Health"],
+  ["OSPlatform", "OS"],
+  ["AgentVersion", "Agent"],
+  ["SensorMode", "Sensor"],
+];
 
 export function Devices() {
   const fmt = useTime();
-  const list = useGet<any[]>("/api/v1/devices");
-  const [filter, setFilter] = useState("");
-  const rows = (list.data ?? []).filter(
-    (d) => !filter || `${d.DeviceName} ${d.DeviceId} ${d.DeviceGroup ?? ""}`.toLowerCase().includes(filter.toLowerCase()),
-  );
+  const list = useServerList<any>("/api/v1/devices", {
+    sort: "DeviceName",
+    order: "asc",
+    filters: ["tag", "group", "health", "risk", "exposure"],
+    inUrl: true,
+    ascFirst: ["DeviceName", "OSPlatform", "AgentVersion", "SensorMode", "DeviceGroup", "HealthStatus"],
+  });
+  const rows = list.page.data?.items ?? [];
+  const filtered = ["q", "tag", "group", "health", "risk", "exposure"].some((f) => list.filter(f));
   return (
     <div className="page">
       <div className="page-head">
         <h1>Device inventory</h1>
-        <input placeholder="Filter by name, id or group" value={filter} onChange={(e) => setFilter(e.target.value)} />
+        {list.page.loading && <span className="muted">Loading…</span>}
       </div>
-      <ErrorBox error={list.error} />
-      <table className="grid">
+      <div className="filters card">
+        <SearchBox list={list} name="device-search" placeholder="name, id, group, tag…" />
+        <label>
+          Tag
+          <DebouncedInput name="tag" value={list.filter("tag")} onCommit={(v) => list.setFilter("tag", v)} placeholder="any tag" size={14} />
+        </label>
+        <label>
+          Group
+          <DebouncedInput name="group" value={list.filter("group")} onCommit={(v) => list.setFilter("group", v)} placeholder="any group" size={12} />
+        </label>
+        <FilterSelect list={list} name="health" label="Health" options={HEALTH_STATES} />
+        <FilterSelect list={list} name="risk" label="Risk" options={RISK_LEVELS} />
+        <FilterSelect list={list} name="exposure" label="Exposure" options={EXPOSURE_LEVELS} />
+      </div>
+      <ErrorBox error={list.page.error} />
+      <table className="grid devices">
         <thead>
           <tr>
-            <th>Device</th>
-            <th>Health</th>
-            <th>OS</th>
-            <th>Agent</th>
-            <th>Sensor</th>
+            {sortHeaders(list, INVENTORY_COLUMNS)}
             <th>Antivirus</th>
-            <th>Group</th>
-            <th>Last seen</th>
+            {sortHeaders(list, [["DeviceGroup", "Group"]])}
+            <th>Tags</th>
+            {sortHeaders(list, [["LastSeen", "Last seen"]])}
           </tr>
         </thead>
         <tbody>
           {rows.map((d) => (
-            <tr key={d.DeviceId}>
+            <tr key={d.DeviceId} data-device-id={d.DeviceId}>
               <td>
                 <Link to={`/devices/${encodeURIComponent(d.DeviceId)}`}>{d.DeviceName}</Link>
                 <div className="muted small mono">{d.DeviceId}</div>
+              </td>
+              <td>
+                <Risk value={d.RiskLevel} />
+              </td>
+              <td>
+                <Exposure level={d.ExposureLevel} reasons={d.ExposureReasons} />
               </td>
               <td>
                 <span className={`health health-${String(d.HealthStatus).toLowerCase()}`}>{d.HealthStatus}</span>
@@ -52,18 +87,22 @@ export function Devices() {
               <td>{d.SensorMode ?? "—"}</td>
               <td>{antivirus(d)}</td>
               <td>{d.DeviceGroup ?? "—"}</td>
+              <td>
+                <TagChips tags={d.Tags} />
+              </td>
               <td className="ts">{fmt(d.LastSeen)}</td>
             </tr>
           ))}
-          {list.data && !rows.length && (
+          {list.page.data && !rows.length && (
             <tr>
-              <td colSpan={8} className="muted">
-                No devices{filter ? " match" : " are enrolled"}.
+              <td colSpan={11} className="muted">
+                No devices{filtered ? " match these filters" : " are enrolled"}.
               </td>
             </tr>
           )}
         </tbody>
       </table>
+      <ListFoot list={list} />
     </div>
   );
 }
@@ -200,6 +239,9 @@ export function DevicePage({ id, me }: { id: string; me: Me }) {
       <div className="page-head">
         <h1>{d.DeviceName}</h1>
         <span className={`health health-${String(d.HealthStatus).toLowerCase()}`}>{d.HealthStatus}</span>
+        <span className="muted small push">
+          Risk <Risk value={d.RiskLevel} /> · Exposure <Exposure level={d.ExposureLevel} reasons={d.ExposureReasons} />
+        </span>
       </div>
       <div className="actions-bar">
         {ACTIONS.map((a) => (
@@ -247,11 +289,16 @@ export function DevicePage({ id, me }: { id: string; me: Me }) {
               ["Agent version", d.AgentVersion],
               ["Sensor mode", d.SensorMode],
               ["Device group", d.DeviceGroup],
+              ["Risk level", <Risk value={d.RiskLevel} />],
               ["Enrolled", fmt(d.Enrolled)],
               ["Last seen", fmt(d.LastSeen)],
               ["Certificate expires", fmt(d.CertificateExpires)],
             ]}
           />
+        </Section>
+        <Section title="Tags and exposure">
+          <TagEditor deviceId={id} tags={d.Tags ?? []} canEdit={me.Permissions.includes("settings")} onSaved={dev.reload} />
+          <ExposurePanel level={d.ExposureLevel} reasons={d.ExposureReasons} />
         </Section>
         <Section title="Health">
           {d.Health ? <pre className="json">{JSON.stringify(d.Health, null, 2)}</pre> : <p className="muted">The agent has reported no health details yet.</p>}
@@ -283,57 +330,16 @@ export function DevicePage({ id, me }: { id: string; me: Me }) {
       </Section>
       <Timeline id={id} />
       <Section title="Action history">
-        <ActionsTable items={actions.data?.items ?? []} showDevice={false} />
+        <ActionsTable
+          items={actions.data?.items ?? []}
+          showDevice={false}
+          canRespond={canRespond}
+          onChanged={(m) => {
+            setNotice(m);
+            actions.reload();
+          }}
+        />
       </Section>
     </div>
-  );
-}
-
-export function ActionsTable({ items, showDevice }: { items: any[]; showDevice: boolean }) {
-  const fmt = useTime();
-  return (
-    <table className="grid actions">
-      <thead>
-        <tr>
-          <th>Action</th>
-          {showDevice && <th>Device</th>}
-          <th>Status</th>
-          <th>Requested by</th>
-          <th>Comment</th>
-          <th>Created</th>
-          <th>Finished</th>
-        </tr>
-      </thead>
-      <tbody>
-        {items.map((a) => (
-          <tr key={a.ActionId} data-action-id={a.ActionId}>
-            <td>
-              {a.Type}
-              <div className="muted small mono">{a.ActionId}</div>
-            </td>
-            {showDevice && (
-              <td>
-                <Link to={`/devices/${encodeURIComponent(a.DeviceId)}`}>{a.DeviceId}</Link>
-              </td>
-            )}
-            <td>
-              <span className={`status status-${String(a.Status).toLowerCase()}`}>{a.Status}</span>
-              {a.Error && <div className="small error-text">{a.Error}</div>}
-            </td>
-            <td>{a.RequestedBy}</td>
-            <td>{a.Comment || "—"}</td>
-            <td className="ts">{fmt(a.Created)}</td>
-            <td className="ts">{fmt(a.Finished)}</td>
-          </tr>
-        ))}
-        {!items.length && (
-          <tr>
-            <td colSpan={showDevice ? 7 : 6} className="muted">
-              No actions.
-            </td>
-          </tr>
-        )}
-      </tbody>
-    </table>
   );
 }

@@ -1,45 +1,55 @@
-// Incidents: the list (filtered by status) and an incident page with its alerts, entities
+// Incidents: the list (paged, sorted, searched and filtered by status on the server, its
+// state in the address) and an incident page with its alerts, entities
 // (as a small graph around the incident), a timeline of its alerts and triage.
 import { useState } from "react";
-import { patch, qs } from "../api";
+import { patch } from "../api";
 import { ErrorBox, Facts, Link, Section, Severity, Status, useGet } from "../components/ui";
+import { FilterSelect, ListFoot, SearchBox, sortHeaders, useServerList } from "../components/list";
 import { TriageForm, type TriageChange } from "../components/triage";
 import { useTime } from "../time";
 
+const INCIDENT_COLUMNS: [string, string][] = [
+  ["Severity", "Severity"],
+  ["Title", "Incident"],
+  ["AlertCount", "Alerts"],
+];
+
 export function Incidents() {
   const fmt = useTime();
-  const [status, setStatus] = useState("");
-  const list = useGet<any[]>("/api/v1/incidents" + qs({ status }));
+  const list = useServerList<any>("/api/v1/incidents", {
+    sort: "LastActivity",
+    order: "desc",
+    filters: ["status"],
+    inUrl: true,
+    ascFirst: ["Title", "AssignedTo", "Status"],
+  });
+  const rows = list.page.data?.items ?? [];
   return (
     <div className="page">
       <div className="page-head">
         <h1>Incidents</h1>
-        <label>
-          Status{" "}
-          <select value={status} onChange={(e) => setStatus(e.target.value)}>
-            <option value="">Any</option>
-            <option>New</option>
-            <option>InProgress</option>
-            <option>Resolved</option>
-          </select>
-        </label>
+        {list.page.loading && <span className="muted">Loading…</span>}
       </div>
-      <ErrorBox error={list.error} />
-      <table className="grid">
+      <div className="filters card">
+        <SearchBox list={list} name="incident-search" placeholder="title, id, device, technique…" />
+        <FilterSelect list={list} name="status" label="Status" options={["New", "InProgress", "Resolved"]} />
+      </div>
+      <ErrorBox error={list.page.error} />
+      <table className="grid incidents">
         <thead>
           <tr>
-            <th>Severity</th>
-            <th>Incident</th>
-            <th>Alerts</th>
+            {sortHeaders(list, INCIDENT_COLUMNS)}
             <th>Devices</th>
             <th>Techniques</th>
-            <th>Status</th>
-            <th>Assigned to</th>
-            <th>Last activity</th>
+            {sortHeaders(list, [
+              ["Status", "Status"],
+              ["AssignedTo", "Assigned to"],
+              ["LastActivity", "Last activity"],
+            ])}
           </tr>
         </thead>
         <tbody>
-          {(list.data ?? []).slice(0, 500).map((i) => (
+          {rows.map((i) => (
             <tr key={i.IncidentId}>
               <td>
                 <Severity value={i.Severity} />
@@ -57,16 +67,16 @@ export function Incidents() {
               <td className="ts">{fmt(i.LastActivity)}</td>
             </tr>
           ))}
-          {list.data && !list.data.length && (
+          {list.page.data && !rows.length && (
             <tr>
               <td colSpan={8} className="muted">
-                No incidents.
+                No incidents{list.filter("q") || list.filter("status") ? " match these filters" : ""}.
               </td>
             </tr>
           )}
         </tbody>
       </table>
-      {list.data && list.data.length > 500 && <p className="muted">Showing the 500 most recent of {list.data.length}.</p>}
+      <ListFoot list={list} />
     </div>
   );
 }

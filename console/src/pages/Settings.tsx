@@ -1,10 +1,23 @@
-// Settings: the time zone every timestamp is shown in (kept in this browser), console users,
-// roles, API tokens, and the versions of the server and the console.
+// Settings: the time zone every timestamp is shown in (kept in this browser), the server's
+// automation level and data retention (settings/Automation.tsx), the rule catalogue
+// (settings/Rules.tsx), console users, roles and API tokens (settings/Access.tsx), and the
+// versions of the server and the console.
 import { useState } from "react";
-import { del, post } from "../api";
-import { ErrorBox, Facts, Section, useGet } from "../components/ui";
+import { Facts, Section, useGet } from "../components/ui";
 import { formatTime, setZone, useTime, useZone, type Zone } from "../time";
 import type { Me } from "../main";
+import { ServerSettingsSections } from "./settings/Automation";
+import { RulesCatalogue } from "./settings/Rules";
+import { Roles, Tokens, Users } from "./settings/Access";
+
+/// The page's sections: anchor, label, and the permission it needs to be shown (if any).
+const SECTIONS: [string, string, string | null][] = [
+  ["timezone", "Time zone", null],
+  ["automation", "Automation and retention", null],
+  ["rules", "Rules", null],
+  ["access", "Users, roles and tokens", "settings"],
+  ["about", "About", null],
+];
 
 const CONSOLE_VERSION = "0.0.0";
 
@@ -31,141 +44,6 @@ function TimeZone() {
   );
 }
 
-function Users({ roles }: { roles: any[] }) {
-  const fmt = useTime();
-  const users = useGet<any[]>("/api/v1/users");
-  const [name, setName] = useState("");
-  const [password, setPassword] = useState("");
-  const [role, setRole] = useState("security-reader");
-  const [error, setError] = useState<string | null>(null);
-  const create = async (e: React.FormEvent) => {
-    e.preventDefault();
-    setError(null);
-    try {
-      await post("/api/v1/users", { name, password, role });
-      setName("");
-      setPassword("");
-      users.reload();
-    } catch (err: any) {
-      setError(err.message);
-    }
-  };
-  return (
-    <Section title="Users">
-      <ErrorBox error={users.error} />
-      <table className="grid">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Role</th>
-            <th>Device groups</th>
-            <th>Created</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {(users.data ?? []).map((u) => (
-            <tr key={u.UserId}>
-              <td>
-                {u.Name} {u.Disabled && <span className="tag">disabled</span>}
-              </td>
-              <td>{u.Role}</td>
-              <td>{(u.DeviceGroups ?? []).join(", ") || "all"}</td>
-              <td className="ts">{fmt(u.Created)}</td>
-              <td>
-                {u.Name !== "admin" && (
-                  <button className="link danger" onClick={() => del(`/api/v1/users/${encodeURIComponent(u.Name)}`).then(users.reload, (e) => setError(e.message))}>
-                    Remove
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <form className="inline" onSubmit={create}>
-        <input placeholder="user name" value={name} onChange={(e) => setName(e.target.value)} />
-        <input placeholder="password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" />
-        <select value={role} onChange={(e) => setRole(e.target.value)}>
-          {roles.map((r) => (
-            <option key={r.Name}>{r.Name}</option>
-          ))}
-        </select>
-        <button disabled={!name || !password}>Add user</button>
-      </form>
-      <ErrorBox error={error} />
-    </Section>
-  );
-}
-
-function Tokens({ roles }: { roles: any[] }) {
-  const fmt = useTime();
-  const tokens = useGet<any[]>("/api/v1/api-tokens");
-  const [name, setName] = useState("");
-  const [role, setRole] = useState("security-reader");
-  const [secret, setSecret] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const create = async (e: React.FormEvent) => {
-    e.preventDefault();
-    setError(null);
-    try {
-      const t = await post<any>("/api/v1/api-tokens", { name, role });
-      setSecret(t.Secret);
-      setName("");
-      tokens.reload();
-    } catch (err: any) {
-      setError(err.message);
-    }
-  };
-  return (
-    <Section title="API tokens">
-      <table className="grid">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Role</th>
-            <th>Created</th>
-            <th>Revoked</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {(tokens.data ?? []).map((t) => (
-            <tr key={t.TokenId}>
-              <td>{t.Name}</td>
-              <td>{t.Role}</td>
-              <td className="ts">{fmt(t.Created)}</td>
-              <td className="ts">{fmt(t.Revoked)}</td>
-              <td>
-                {!t.Revoked && (
-                  <button className="link danger" onClick={() => post(`/api/v1/api-tokens/${t.TokenId}/revoke`).then(tokens.reload, (e) => setError(e.message))}>
-                    Revoke
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <form className="inline" onSubmit={create}>
-        <input placeholder="token name" value={name} onChange={(e) => setName(e.target.value)} />
-        <select value={role} onChange={(e) => setRole(e.target.value)}>
-          {roles.map((r) => (
-            <option key={r.Name}>{r.Name}</option>
-          ))}
-        </select>
-        <button disabled={!name}>Create token</button>
-      </form>
-      {secret && (
-        <div className="notice">
-          Copy the token now, it is not shown again: <code className="mono">{secret}</code>
-        </div>
-      )}
-      <ErrorBox error={error} />
-    </Section>
-  );
-}
-
 export function Settings({ me }: { me: Me }) {
   const admin = me.Permissions.includes("settings");
   const roles = useGet<any[]>(admin ? "/api/v1/roles" : null);
@@ -175,37 +53,32 @@ export function Settings({ me }: { me: Me }) {
       <div className="page-head">
         <h1>Settings</h1>
       </div>
-      <TimeZone />
+      <nav className="card toc" aria-label="Settings sections">
+        {SECTIONS.filter(([, , need]) => !need || me.Permissions.includes(need)).map(([anchor, label]) => (
+          <a key={anchor} href={`#${anchor}`}>
+            {label}
+          </a>
+        ))}
+      </nav>
+      <div id="timezone">
+        <TimeZone />
+      </div>
+      <div id="automation" className="stack">
+        <ServerSettingsSections canEdit={admin} />
+      </div>
+      <div id="rules">
+        <RulesCatalogue canEdit={me.Permissions.includes("detections")} />
+      </div>
       {admin ? (
-        <>
+        <div id="access" className="stack">
           <Users roles={roles.data ?? []} />
-          <Section title="Roles">
-            <table className="grid">
-              <thead>
-                <tr>
-                  <th>Role</th>
-                  <th>Permissions</th>
-                  <th>Description</th>
-                </tr>
-              </thead>
-              <tbody>
-                {(roles.data ?? []).map((r) => (
-                  <tr key={r.Name}>
-                    <td>
-                      {r.Name} {r.BuiltIn && <span className="tag">built in</span>}
-                    </td>
-                    <td className="small">{(r.Permissions ?? []).join(", ")}</td>
-                    <td className="small">{r.Description}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </Section>
+          <Roles roles={roles.data ?? []} />
           <Tokens roles={roles.data ?? []} />
-        </>
+        </div>
       ) : (
         <p className="muted">Users, roles and tokens need the settings permission.</p>
       )}
+      <div id="about" />
       <Section title="About">
         <Facts
           items={[
