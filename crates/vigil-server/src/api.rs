@@ -41,6 +41,7 @@ mod intel;
 mod list;
 mod openapi;
 mod rules;
+mod schemas;
 mod scope;
 mod settings;
 
@@ -163,6 +164,17 @@ struct CreateToken {
     max_uses: Option<u32>,
 }
 
+/// Create an enrolment token (its secret is answered once)
+#[utoipa::path(
+    post,
+    path = "/api/v1/enrollment-tokens",
+    tag = "devices",
+    request_body = schemas::NewEnrollmentToken,
+    responses(
+        (status = 200, description = "the token with its secret", body = schemas::EnrollmentTokenCreated),
+        (status = 400, response = schemas::BadRequest),
+    )
+)]
 async fn create_token(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -183,12 +195,23 @@ async fn create_token(
         .state
         .create_enrollment_token(&req.label, ttl, req.max_uses, now_ms())
         .await
-        .map_err(internal)?;
+        .map_err(not_found_or_internal)?;
     let mut v = token_json(&token);
     v["secret"] = json!(secret);
     Ok(Json(v))
 }
 
+/// Enrolment tokens
+#[utoipa::path(
+    get,
+    path = "/api/v1/enrollment-tokens",
+    tag = "devices",
+    params(schemas::ListParams),
+    responses(
+        (status = 200, description = "the tokens", body = schemas::List<schemas::EnrollmentToken>),
+        (status = 400, response = schemas::BadRequest),
+    )
+)]
 async fn list_tokens(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -200,6 +223,17 @@ async fn list_tokens(
     list.answer(tokens.iter().map(token_json).collect::<Vec<_>>())
 }
 
+/// Revoke an enrolment token
+#[utoipa::path(
+    post,
+    path = "/api/v1/enrollment-tokens/{id}/revoke",
+    tag = "devices",
+    params(("id" = String, Path, description = "the token id")),
+    responses(
+        (status = 200, description = "revoked", body = schemas::EnrollmentTokenRevoked),
+        (status = 404, response = schemas::NotFound),
+    )
+)]
 async fn revoke_token(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -283,6 +317,20 @@ fn device_passes(v: &Value, q: &HashMap<String, String>) -> bool {
     })
 }
 
+/// The device inventory with health, risk, exposure and tags
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices",
+    tag = "devices",
+    params(
+        schemas::ListParams,
+        schemas::DeviceFilters,
+    ),
+    responses(
+        (status = 200, description = "the devices in the principal's scope", body = schemas::List<schemas::Device>),
+        (status = 400, response = schemas::BadRequest),
+    )
+)]
 async fn list_devices(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -310,6 +358,17 @@ async fn list_devices(
     )
 }
 
+/// One device
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{id}",
+    tag = "devices",
+    params(("id" = String, Path, description = "the DeviceId")),
+    responses(
+        (status = 200, description = "the device", body = schemas::Device),
+        (status = 404, response = schemas::NotFound),
+    )
+)]
 async fn show_device(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -335,9 +394,23 @@ async fn show_device(
     }
 }
 
+/// Set a device's group and/or tags
+///
 /// `PATCH /api/v1/devices/{id}` `{"group"?: "name" | null, "tags"?: [..]}`: the device group
 /// scopes indicators and access; tags are the operators' labels (filters of the inventory).
 /// Both are checked before either is written.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/devices/{id}",
+    tag = "devices",
+    params(("id" = String, Path, description = "the DeviceId")),
+    request_body = schemas::DeviceChange,
+    responses(
+        (status = 200, description = "the device as changed", body = schemas::Device),
+        (status = 400, response = schemas::BadRequest),
+        (status = 404, response = schemas::NotFound),
+    )
+)]
 async fn update_device(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -408,6 +481,17 @@ async fn update_device(
     )))
 }
 
+/// Revoke a device's certificate
+#[utoipa::path(
+    post,
+    path = "/api/v1/devices/{id}/revoke",
+    tag = "devices",
+    params(("id" = String, Path, description = "the DeviceId")),
+    responses(
+        (status = 200, description = "revoked", body = schemas::DeviceRevoked),
+        (status = 404, response = schemas::NotFound),
+    )
+)]
 async fn revoke_device(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -430,6 +514,17 @@ struct SqlRequest {
     sql: String,
 }
 
+/// Read-only SQL over the telemetry tables
+#[utoipa::path(
+    post,
+    path = "/api/v1/events/sql",
+    tag = "hunting",
+    request_body = schemas::SqlRequest,
+    responses(
+        (status = 200, description = "the rows (of devices in the principal's scope)", body = schemas::SqlAnswer),
+        (status = 400, response = schemas::BadRequest),
+    )
+)]
 async fn events_sql(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,

@@ -271,6 +271,18 @@ fn principal_json(p: &Principal) -> Value {
     })
 }
 
+/// Log in to the console (sets the session cookie, answers the CSRF token)
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "access",
+    request_body = super::schemas::LoginRequest,
+    responses(
+        (status = 200, description = "logged in; the session cookie is in Set-Cookie", body = super::schemas::LoginAnswer),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 401, response = super::schemas::Unauthorized),
+    )
+)]
 async fn login(State(ctx): State<Arc<Ctx>>, raw: axum::body::Bytes) -> Result<Response, ApiError> {
     let b = Body::parse(&raw, &["username", "password"])?;
     let user = b
@@ -316,6 +328,15 @@ fn principal_of(req_ext: &axum::http::Extensions) -> Result<Principal, ApiError>
         .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "not logged in".into()))
 }
 
+/// End the console session
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "access",
+    responses(
+        (status = 200, description = "the session ended; the cookie is cleared", body = super::schemas::LoggedOut),
+    )
+)]
 async fn logout(State(ctx): State<Arc<Ctx>>, req: Request) -> Result<Response, ApiError> {
     let p = principal_of(req.extensions())?;
     if let Some(id) = &p.session_id {
@@ -329,6 +350,15 @@ async fn logout(State(ctx): State<Arc<Ctx>>, req: Request) -> Result<Response, A
     Ok(resp)
 }
 
+/// Who the request acts as, with its permissions
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "access",
+    responses(
+        (status = 200, description = "the principal", body = super::schemas::Principal),
+    )
+)]
 async fn me(req: Request) -> ApiResult {
     Ok(Json(principal_json(&principal_of(req.extensions())?)))
 }
@@ -344,6 +374,17 @@ fn user_json(u: &vigil_state::ConsoleUser) -> Value {
     })
 }
 
+/// Console users
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "access",
+    params(super::schemas::ListParams),
+    responses(
+        (status = 200, description = "the users", body = super::schemas::List<super::schemas::User>),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list_users(
     State(ctx): State<Arc<Ctx>>,
     Query(lq): Query<HashMap<String, String>>,
@@ -362,6 +403,18 @@ fn conflict_or(e: vigil_state::StateError) -> ApiError {
     }
 }
 
+/// Create a console user
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "access",
+    request_body = super::schemas::NewUser,
+    responses(
+        (status = 200, description = "the user", body = super::schemas::User),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 409, response = super::schemas::Conflict),
+    )
+)]
 async fn create_user(State(ctx): State<Arc<Ctx>>, raw: axum::body::Bytes) -> ApiResult {
     let b = Body::parse(&raw, &["name", "password", "role", "device_groups"])?;
     let u = ctx
@@ -381,6 +434,19 @@ async fn create_user(State(ctx): State<Arc<Ctx>>, raw: axum::body::Bytes) -> Api
     Ok(Json(user_json(&u)))
 }
 
+/// Change a user's role, groups, password or disabled state
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{name}",
+    tag = "access",
+    params(("name" = String, Path, description = "the user name")),
+    request_body = super::schemas::UserChange,
+    responses(
+        (status = 200, description = "the user as changed", body = super::schemas::User),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn update_user(
     State(ctx): State<Arc<Ctx>>,
     Path(name): Path<String>,
@@ -405,6 +471,17 @@ async fn update_user(
     Ok(Json(user_json(&u)))
 }
 
+/// Delete a user and end their sessions
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{name}",
+    tag = "access",
+    params(("name" = String, Path, description = "the user name")),
+    responses(
+        (status = 200, description = "removed", body = super::schemas::NameRemoved),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn delete_user(State(ctx): State<Arc<Ctx>>, Path(name): Path<String>) -> ApiResult {
     ctx.state
         .delete_console_user(&name)
@@ -422,6 +499,17 @@ fn role_json(r: &vigil_state::Role) -> Value {
     })
 }
 
+/// Roles with their permissions
+#[utoipa::path(
+    get,
+    path = "/api/v1/roles",
+    tag = "access",
+    params(super::schemas::ListParams),
+    responses(
+        (status = 200, description = "the roles", body = super::schemas::List<super::schemas::Role>),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list_roles(
     State(ctx): State<Arc<Ctx>>,
     Query(lq): Query<HashMap<String, String>>,
@@ -431,6 +519,18 @@ async fn list_roles(
     list.answer(roles.iter().map(role_json).collect::<Vec<_>>())
 }
 
+/// Create a custom role
+#[utoipa::path(
+    post,
+    path = "/api/v1/roles",
+    tag = "access",
+    request_body = super::schemas::NewRole,
+    responses(
+        (status = 200, description = "the role", body = super::schemas::Role),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 409, response = super::schemas::Conflict),
+    )
+)]
 async fn create_role(State(ctx): State<Arc<Ctx>>, raw: axum::body::Bytes) -> ApiResult {
     let b = Body::parse(&raw, &["name", "description", "permissions"])?;
     let r = ctx
@@ -447,6 +547,18 @@ async fn create_role(State(ctx): State<Arc<Ctx>>, raw: axum::body::Bytes) -> Api
     Ok(Json(role_json(&r)))
 }
 
+/// Delete a custom role nobody holds
+#[utoipa::path(
+    delete,
+    path = "/api/v1/roles/{name}",
+    tag = "access",
+    params(("name" = String, Path, description = "the role name")),
+    responses(
+        (status = 200, description = "removed", body = super::schemas::NameRemoved),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn delete_role(State(ctx): State<Arc<Ctx>>, Path(name): Path<String>) -> ApiResult {
     ctx.state
         .delete_role(&name)
@@ -466,6 +578,17 @@ fn token_json(t: &vigil_state::ApiToken) -> Value {
     })
 }
 
+/// API tokens (never their secrets)
+#[utoipa::path(
+    get,
+    path = "/api/v1/api-tokens",
+    tag = "access",
+    params(super::schemas::ListParams),
+    responses(
+        (status = 200, description = "the tokens", body = super::schemas::List<super::schemas::ApiToken>),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list_tokens(
     State(ctx): State<Arc<Ctx>>,
     Query(lq): Query<HashMap<String, String>>,
@@ -475,6 +598,18 @@ async fn list_tokens(
     list.answer(tokens.iter().map(token_json).collect::<Vec<_>>())
 }
 
+/// Create an API token (its secret is answered once)
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-tokens",
+    tag = "access",
+    request_body = super::schemas::NewApiToken,
+    responses(
+        (status = 200, description = "the token with its secret", body = super::schemas::ApiTokenCreated),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn create_token(State(ctx): State<Arc<Ctx>>, raw: axum::body::Bytes) -> ApiResult {
     let b = Body::parse(&raw, &["name", "role", "device_groups"])?;
     let role = b
@@ -497,6 +632,17 @@ async fn create_token(State(ctx): State<Arc<Ctx>>, raw: axum::body::Bytes) -> Ap
     Ok(Json(v))
 }
 
+/// Revoke an API token
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-tokens/{id}/revoke",
+    tag = "access",
+    params(("id" = String, Path, description = "the TokenId")),
+    responses(
+        (status = 200, description = "revoked", body = super::schemas::ApiTokenRevoked),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn revoke_token(State(ctx): State<Arc<Ctx>>, Path(id): Path<String>) -> ApiResult {
     ctx.state
         .revoke_api_token(&id, now_ms())
@@ -505,6 +651,17 @@ async fn revoke_token(State(ctx): State<Arc<Ctx>>, Path(id): Path<String>) -> Ap
     Ok(Json(json!({ "TokenId": id, "revoked": true })))
 }
 
+/// The audit log of changes
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "access",
+    params(super::schemas::AuditParams),
+    responses(
+        (status = 200, description = "one page, newest first", body = super::schemas::AuditPage),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn audit(State(ctx): State<Arc<Ctx>>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     let num = |name: &str, default: u64| page_param(&q, name, default);
     let limit = num("limit", 100)?.clamp(1, 1000) as u32;

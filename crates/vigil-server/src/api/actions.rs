@@ -155,6 +155,19 @@ fn state_to_api(e: vigil_state::StateError) -> ApiError {
     }
 }
 
+/// Request a response action on a device
+#[utoipa::path(
+    post,
+    path = "/api/v1/devices/{id}/actions",
+    tag = "response",
+    params(("id" = String, Path, description = "the DeviceId")),
+    request_body = super::schemas::NewAction,
+    responses(
+        (status = 200, description = "the action, queued", body = super::schemas::Action),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn create_action(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -203,6 +216,17 @@ async fn create_action(
     Ok(Json(action_json(&a)))
 }
 
+/// The action center
+#[utoipa::path(
+    get,
+    path = "/api/v1/actions",
+    tag = "response",
+    params(super::schemas::ActionFilters),
+    responses(
+        (status = 200, description = "one page, newest first", body = super::schemas::ActionPage),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list_actions(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -243,6 +267,17 @@ async fn list_actions(
     })))
 }
 
+/// One action with its timeline and files
+#[utoipa::path(
+    get,
+    path = "/api/v1/actions/{id}",
+    tag = "response",
+    params(("id" = String, Path, description = "the ActionId")),
+    responses(
+        (status = 200, description = "the action", body = super::schemas::ActionDetail),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn show_action(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -254,6 +289,19 @@ async fn show_action(
     Ok(Json(full_action_json(&ctx, &a).await?))
 }
 
+/// Cancel an action that has not finished (or reject one pending approval)
+#[utoipa::path(
+    post,
+    path = "/api/v1/actions/{id}/cancel",
+    tag = "response",
+    params(("id" = String, Path, description = "the ActionId")),
+    request_body = super::schemas::ActionComment,
+    responses(
+        (status = 200, description = "the action", body = super::schemas::Action),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn cancel_action(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -272,8 +320,22 @@ async fn cancel_action(
     Ok(Json(action_json(&a)))
 }
 
+/// Approve an action automation requested (PendingApproval)
+///
 /// `POST /api/v1/actions/{id}/approve {"comment"?}`: an action automation requested under
 /// the `semi` automation level is sent.
+#[utoipa::path(
+    post,
+    path = "/api/v1/actions/{id}/approve",
+    tag = "response",
+    params(("id" = String, Path, description = "the ActionId")),
+    request_body = super::schemas::ActionComment,
+    responses(
+        (status = 200, description = "the action, sent", body = super::schemas::Action),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn approve_action(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -292,6 +354,19 @@ async fn approve_action(
     Ok(Json(action_json(&a)))
 }
 
+/// Undo an action (release, restore, unrestrict)
+#[utoipa::path(
+    post,
+    path = "/api/v1/actions/{id}/undo",
+    tag = "response",
+    params(("id" = String, Path, description = "the ActionId")),
+    request_body = super::schemas::ActionComment,
+    responses(
+        (status = 200, description = "the undoing action, queued", body = super::schemas::Action),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn undo_action(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -367,6 +442,17 @@ async fn file_response(ctx: &Ctx, f: &StoredFile) -> Result<Response, ApiError> 
         .into_response())
 }
 
+/// Download a file an action collected
+#[utoipa::path(
+    get,
+    path = "/api/v1/action-files/{id}",
+    tag = "response",
+    params(("id" = String, Path, description = "the FileId")),
+    responses(
+        (status = 200, description = "the file (its SHA-256 in X-Vigil-SHA256)", body = super::schemas::Binary, content_type = "application/octet-stream"),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn download_file(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -381,6 +467,17 @@ async fn download_file(
     file_response(&ctx, &f).await
 }
 
+/// The live-response file library
+#[utoipa::path(
+    get,
+    path = "/api/v1/library",
+    tag = "response",
+    params(super::schemas::ListParams),
+    responses(
+        (status = 200, description = "the library files", body = super::schemas::List<super::schemas::StoredFile>),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list_library(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -392,6 +489,19 @@ async fn list_library(
     list.answer(files.iter().map(file_json).collect::<Vec<_>>())
 }
 
+/// Add a file to the library
+#[utoipa::path(
+    post,
+    path = "/api/v1/library",
+    tag = "response",
+    params(super::schemas::LibraryFileParams),
+    request_body(content = super::schemas::Binary, content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "the library file", body = super::schemas::StoredFile),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 409, response = super::schemas::Conflict),
+    )
+)]
 async fn add_library_file(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -429,6 +539,17 @@ async fn add_library_file(
     }
 }
 
+/// Delete a library file
+#[utoipa::path(
+    delete,
+    path = "/api/v1/library/{name}",
+    tag = "response",
+    params(("name" = String, Path, description = "the library file's name")),
+    responses(
+        (status = 200, description = "removed", body = super::schemas::LibraryFileRemoved),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn delete_library_file(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -458,6 +579,18 @@ fn session_json(s: &LiveSession, connected: bool) -> Value {
     })
 }
 
+/// Open a live-response session
+#[utoipa::path(
+    post,
+    path = "/api/v1/devices/{id}/live",
+    tag = "response",
+    params(("id" = String, Path, description = "the DeviceId")),
+    responses(
+        (status = 200, description = "the session", body = super::schemas::LiveSession),
+        (status = 404, response = super::schemas::NotFound),
+        (status = 409, response = super::schemas::Conflict),
+    )
+)]
 async fn open_session(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -475,6 +608,17 @@ async fn open_session(
     Ok(Json(session_json(&s, ctx.respond.connected(&device))))
 }
 
+/// A live-response session with its commands
+#[utoipa::path(
+    get,
+    path = "/api/v1/live/{session}",
+    tag = "response",
+    params(("session" = String, Path, description = "the SessionId")),
+    responses(
+        (status = 200, description = "the session", body = super::schemas::LiveSessionDetail),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn show_session(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -497,6 +641,17 @@ async fn show_session(
     Ok(Json(v))
 }
 
+/// Close a live-response session
+#[utoipa::path(
+    delete,
+    path = "/api/v1/live/{session}",
+    tag = "response",
+    params(("session" = String, Path, description = "the SessionId")),
+    responses(
+        (status = 200, description = "the session, closed", body = super::schemas::LiveSession),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn close_session(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -514,6 +669,19 @@ async fn close_session(
     Ok(Json(session_json(&s, ctx.respond.connected(&s.device_id))))
 }
 
+/// Run a live-response command and wait for its result
+#[utoipa::path(
+    post,
+    path = "/api/v1/live/{session}/commands",
+    tag = "response",
+    params(("session" = String, Path, description = "the SessionId")),
+    request_body = super::schemas::LiveCommand,
+    responses(
+        (status = 200, description = "the command (an action), finished or still running at the wait's end", body = super::schemas::ActionDetail),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn live_command(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,

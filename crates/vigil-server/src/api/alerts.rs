@@ -177,6 +177,17 @@ struct AlertsQuery {
 /// Alerts shown per page when only `offset` is given.
 const DEFAULT_PAGE: u32 = 50;
 
+/// Alerts, filtered; paged and sorted when limit or offset is given
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    tag = "alerts",
+    params(super::schemas::AlertsParams),
+    responses(
+        (status = 200, description = "the alerts in the principal's scope", body = super::schemas::List<super::schemas::Alert>),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list_alerts(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -247,8 +258,21 @@ async fn list_alerts(
 /// Alerts one bulk request may change at most.
 const MAX_BULK: usize = 1000;
 
+/// Triage many alerts at once
+///
 /// `POST /api/v1/alerts/bulk`: one lifecycle update for many alerts, in one transaction:
 /// an unknown id or a refused change refuses the whole request and changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/bulk",
+    tag = "alerts",
+    request_body = super::schemas::BulkTriage,
+    responses(
+        (status = 200, description = "the alerts as changed", body = super::schemas::BulkTriaged),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn bulk_update(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -329,6 +353,17 @@ async fn alert_detail(ctx: &Ctx, a: &Alert) -> ApiResult {
     Ok(Json(v))
 }
 
+/// One alert with its evidence, comments and history
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/{id}",
+    tag = "alerts",
+    params(("id" = String, Path, description = "the AlertId")),
+    responses(
+        (status = 200, description = "the alert", body = super::schemas::AlertDetail),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn show_alert(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -340,6 +375,19 @@ async fn show_alert(
     alert_detail(&ctx, &a).await
 }
 
+/// Triage an alert
+#[utoipa::path(
+    patch,
+    path = "/api/v1/alerts/{id}",
+    tag = "alerts",
+    params(("id" = String, Path, description = "the AlertId")),
+    request_body = super::schemas::Triage,
+    responses(
+        (status = 200, description = "the alert as changed", body = super::schemas::AlertDetail),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn update_alert(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -359,6 +407,19 @@ async fn update_alert(
     alert_detail(&ctx, &a).await
 }
 
+/// Comment on an alert
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/comments",
+    tag = "alerts",
+    params(("id" = String, Path, description = "the AlertId")),
+    request_body = super::schemas::NewComment,
+    responses(
+        (status = 200, description = "the comment", body = super::schemas::Comment),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn comment_alert(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -377,6 +438,20 @@ async fn comment_alert(
     Ok(Json(comments_json(&[c])[0].clone()))
 }
 
+/// Incidents
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    tag = "alerts",
+    params(
+        super::schemas::ListParams,
+        super::schemas::IncidentFilters,
+    ),
+    responses(
+        (status = 200, description = "the incidents with a device in the principal's scope", body = super::schemas::List<super::schemas::Incident>),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list_incidents(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -432,6 +507,17 @@ async fn incident_detail(ctx: &Ctx, scope: &Scope, i: &Incident) -> ApiResult {
     Ok(Json(v))
 }
 
+/// One incident with its alerts, entities and history
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    tag = "alerts",
+    params(("id" = String, Path, description = "the IncidentId")),
+    responses(
+        (status = 200, description = "the incident", body = super::schemas::IncidentDetail),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn show_incident(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -443,6 +529,19 @@ async fn show_incident(
     incident_detail(&ctx, &scope, &i).await
 }
 
+/// Triage an incident
+#[utoipa::path(
+    patch,
+    path = "/api/v1/incidents/{id}",
+    tag = "alerts",
+    params(("id" = String, Path, description = "the IncidentId")),
+    request_body = super::schemas::Triage,
+    responses(
+        (status = 200, description = "the incident as changed", body = super::schemas::IncidentDetail),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn update_incident(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -462,6 +561,19 @@ async fn update_incident(
     incident_detail(&ctx, &scope, &i).await
 }
 
+/// Comment on an incident
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/comments",
+    tag = "alerts",
+    params(("id" = String, Path, description = "the IncidentId")),
+    request_body = super::schemas::NewComment,
+    responses(
+        (status = 200, description = "the comment", body = super::schemas::Comment),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn comment_incident(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,

@@ -58,6 +58,18 @@ fn rule_json(d: &CustomDetection) -> Value {
     })
 }
 
+/// Create a custom detection (a scheduled KQL query)
+#[utoipa::path(
+    post,
+    path = "/api/v1/custom-detections",
+    tag = "detections",
+    request_body = super::schemas::NewCustomDetection,
+    responses(
+        (status = 200, description = "the custom detection", body = super::schemas::CustomDetection),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 409, response = super::schemas::Conflict),
+    )
+)]
 async fn create(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -120,6 +132,17 @@ async fn create(
     }
 }
 
+/// Custom detection rules
+#[utoipa::path(
+    get,
+    path = "/api/v1/custom-detections",
+    tag = "detections",
+    params(super::schemas::ListParams),
+    responses(
+        (status = 200, description = "the custom detections", body = super::schemas::List<super::schemas::CustomDetection>),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -131,6 +154,17 @@ async fn list(
     list.answer(all.iter().map(rule_json).collect())
 }
 
+/// One custom detection with its last run
+#[utoipa::path(
+    get,
+    path = "/api/v1/custom-detections/{id}",
+    tag = "detections",
+    params(("id" = String, Path, description = "the custom detection id")),
+    responses(
+        (status = 200, description = "the custom detection", body = super::schemas::CustomDetection),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn show(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -145,6 +179,17 @@ async fn show(
     Ok(Json(rule_json(&d)))
 }
 
+/// Delete a custom detection
+#[utoipa::path(
+    delete,
+    path = "/api/v1/custom-detections/{id}",
+    tag = "detections",
+    params(("id" = String, Path, description = "the custom detection id")),
+    responses(
+        (status = 200, description = "deleted", body = super::schemas::Deleted),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn remove(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -168,6 +213,17 @@ async fn switch(ctx: &Ctx, headers: &HeaderMap, id: &str, enabled: bool) -> ApiR
     Ok(Json(rule_json(&d)))
 }
 
+/// Enable a custom detection
+#[utoipa::path(
+    post,
+    path = "/api/v1/custom-detections/{id}/enable",
+    tag = "detections",
+    params(("id" = String, Path, description = "the custom detection id")),
+    responses(
+        (status = 200, description = "the custom detection", body = super::schemas::CustomDetection),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn enable(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -176,6 +232,17 @@ async fn enable(
     switch(&ctx, &headers, &id, true).await
 }
 
+/// Disable a custom detection
+#[utoipa::path(
+    post,
+    path = "/api/v1/custom-detections/{id}/disable",
+    tag = "detections",
+    params(("id" = String, Path, description = "the custom detection id")),
+    responses(
+        (status = 200, description = "the custom detection", body = super::schemas::CustomDetection),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn disable(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -184,6 +251,17 @@ async fn disable(
     switch(&ctx, &headers, &id, false).await
 }
 
+/// Run a custom detection now
+#[utoipa::path(
+    post,
+    path = "/api/v1/custom-detections/{id}/run",
+    tag = "detections",
+    params(("id" = String, Path, description = "the custom detection id")),
+    responses(
+        (status = 200, description = "the alerts it raised", body = super::schemas::DetectionRun),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn run_now(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,

@@ -163,6 +163,20 @@ async fn indicators(
     }))
 }
 
+/// A file's page: prevalence, names, alerts, indicators
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{hash}",
+    tag = "entities",
+    params(
+        ("hash" = String, Path, description = "a SHA-256, SHA-1 or MD5"),
+        super::schemas::EntityRange,
+    ),
+    responses(
+        (status = 200, description = "the file's page", body = super::schemas::EntityPage),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn file(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -247,6 +261,20 @@ async fn file(
     .await
 }
 
+/// An IP address's page: prevalence, alerts, indicators
+#[utoipa::path(
+    get,
+    path = "/api/v1/ips/{ip}",
+    tag = "entities",
+    params(
+        ("ip" = String, Path, description = "an IPv4 or IPv6 address"),
+        super::schemas::EntityRange,
+    ),
+    responses(
+        (status = 200, description = "the address's page", body = super::schemas::EntityPage),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn ip(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -280,6 +308,20 @@ async fn ip(
     .await
 }
 
+/// A domain's page: prevalence, alerts, indicators
+#[utoipa::path(
+    get,
+    path = "/api/v1/domains/{name}",
+    tag = "entities",
+    params(
+        ("name" = String, Path, description = "a domain name"),
+        super::schemas::EntityRange,
+    ),
+    responses(
+        (status = 200, description = "the domain's page", body = super::schemas::EntityPage),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn domain(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,

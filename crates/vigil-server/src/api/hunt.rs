@@ -50,6 +50,18 @@ fn saved_json(q: &SavedQuery) -> Value {
     })
 }
 
+/// Save a query
+#[utoipa::path(
+    post,
+    path = "/api/v1/hunt/queries",
+    tag = "hunting",
+    request_body = super::schemas::NewSavedQuery,
+    responses(
+        (status = 200, description = "the saved query", body = super::schemas::SavedQuery),
+        (status = 400, response = super::schemas::QueryRefused),
+        (status = 409, response = super::schemas::Conflict),
+    )
+)]
 async fn save(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, raw: axum::body::Bytes) -> Response {
     let actor = match authenticate(&ctx, &headers).await {
         Ok(a) => a,
@@ -103,6 +115,17 @@ async fn save(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, raw: axum::body::
     }
 }
 
+/// Saved queries (own and shared)
+#[utoipa::path(
+    get,
+    path = "/api/v1/hunt/queries",
+    tag = "hunting",
+    params(super::schemas::ListParams),
+    responses(
+        (status = 200, description = "the queries", body = super::schemas::List<super::schemas::SavedQuery>),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list_saved(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -114,6 +137,17 @@ async fn list_saved(
     list.answer(saved.iter().map(saved_json).collect())
 }
 
+/// One saved query
+#[utoipa::path(
+    get,
+    path = "/api/v1/hunt/queries/{id}",
+    tag = "hunting",
+    params(("id" = String, Path, description = "the query id")),
+    responses(
+        (status = 200, description = "the query", body = super::schemas::SavedQuery),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn show_saved(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -128,6 +162,17 @@ async fn show_saved(
     Ok(Json(saved_json(&q)))
 }
 
+/// Delete a saved query
+#[utoipa::path(
+    delete,
+    path = "/api/v1/hunt/queries/{id}",
+    tag = "hunting",
+    params(("id" = String, Path, description = "the query id")),
+    responses(
+        (status = 200, description = "deleted", body = super::schemas::Deleted),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn delete_saved(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -171,6 +216,18 @@ pub(crate) fn diagnostics_json(query: &str, diags: &[Diagnostic]) -> Value {
     )
 }
 
+/// Run a KQL query
+#[utoipa::path(
+    post,
+    path = "/api/v1/hunt",
+    tag = "hunting",
+    request_body = super::schemas::HuntRequest,
+    responses(
+        (status = 200, description = "the result (rows of devices in the principal's scope)", body = super::schemas::HuntResult),
+        (status = 400, response = super::schemas::QueryRefused),
+        (status = 504, response = super::schemas::TimedOut),
+    )
+)]
 async fn run(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,

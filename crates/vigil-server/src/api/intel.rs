@@ -124,6 +124,17 @@ fn parse<T: std::str::FromStr<Err = vigil_intel::IntelError>>(
         .map_err(|e: vigil_intel::IntelError| bad(format!("field {field}: {e}")))
 }
 
+/// Indicators, filtered and paged
+#[utoipa::path(
+    get,
+    path = "/api/v1/indicators",
+    tag = "intel",
+    params(super::schemas::IndicatorFilters),
+    responses(
+        (status = 200, description = "one page", body = super::schemas::IndicatorPage),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list_indicators(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -168,6 +179,18 @@ async fn list_indicators(
     })))
 }
 
+/// Add an indicator
+#[utoipa::path(
+    post,
+    path = "/api/v1/indicators",
+    tag = "intel",
+    request_body = super::schemas::NewIndicator,
+    responses(
+        (status = 200, description = "the indicator", body = super::schemas::Indicator),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 409, response = super::schemas::Conflict),
+    )
+)]
 async fn create_indicator(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -242,6 +265,20 @@ fn id_param(id: &str) -> Result<u64, ApiError> {
         .map_err(|_| bad(format!("indicator id must be a whole number, not {id:?}")))
 }
 
+/// One indicator
+#[utoipa::path(
+    get,
+    path = "/api/v1/indicators/{id}",
+    tag = "intel",
+    params(
+        ("id" = String, Path, description = "the IndicatorId (a whole number)"),
+    ),
+    responses(
+        (status = 200, description = "the indicator", body = super::schemas::Indicator),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn show_indicator(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -256,6 +293,21 @@ async fn show_indicator(
     Ok(Json(indicator_json(&rec, now_ms())))
 }
 
+/// Change an indicator
+#[utoipa::path(
+    patch,
+    path = "/api/v1/indicators/{id}",
+    tag = "intel",
+    params(
+        ("id" = String, Path, description = "the IndicatorId (a whole number)"),
+    ),
+    request_body = super::schemas::IndicatorChange,
+    responses(
+        (status = 200, description = "the indicator as changed", body = super::schemas::Indicator),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn update_indicator(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -315,6 +367,20 @@ async fn update_indicator(
     Ok(Json(indicator_json(&rec, now)))
 }
 
+/// Delete an indicator
+#[utoipa::path(
+    delete,
+    path = "/api/v1/indicators/{id}",
+    tag = "intel",
+    params(
+        ("id" = String, Path, description = "the IndicatorId (a whole number)"),
+    ),
+    responses(
+        (status = 200, description = "removed", body = super::schemas::IndicatorRemoved),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn delete_indicator(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -344,6 +410,18 @@ pub(crate) fn report_json(r: &StoreReport) -> Value {
     })
 }
 
+/// Import indicators (STIX, TAXII envelope, MISP, CSV, abuse.ch)
+#[utoipa::path(
+    post,
+    path = "/api/v1/indicators/import",
+    tag = "intel",
+    params(super::schemas::ImportParams),
+    request_body(content = super::schemas::Binary, content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "what the import did", body = super::schemas::ImportReport),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn import_indicators(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -426,6 +504,15 @@ async fn import_indicators(
     Ok(Json(report_json(&report)))
 }
 
+/// Export indicators as CSV
+#[utoipa::path(
+    get,
+    path = "/api/v1/indicators/export",
+    tag = "intel",
+    responses(
+        (status = 200, description = "Vigil's CSV of every indicator", body = String, content_type = "text/csv"),
+    )
+)]
 async fn export_indicators(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -450,6 +537,18 @@ async fn export_indicators(
         .into_response())
 }
 
+/// Search stored telemetry for indicators
+#[utoipa::path(
+    post,
+    path = "/api/v1/indicators/retrohunt",
+    tag = "intel",
+    request_body = super::schemas::RetrohuntRequest,
+    responses(
+        (status = 200, description = "queued", body = super::schemas::RetrohuntQueued),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn retrohunt(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -506,6 +605,17 @@ fn feed_json(f: &Feed) -> Value {
     })
 }
 
+/// Indicator feeds
+#[utoipa::path(
+    get,
+    path = "/api/v1/feeds",
+    tag = "intel",
+    params(super::schemas::ListParams),
+    responses(
+        (status = 200, description = "the feeds", body = super::schemas::List<super::schemas::Feed>),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list_feeds(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -517,6 +627,18 @@ async fn list_feeds(
     list.answer(feeds.iter().map(feed_json).collect::<Vec<_>>())
 }
 
+/// Add a feed (file or TAXII 2.1)
+#[utoipa::path(
+    post,
+    path = "/api/v1/feeds",
+    tag = "intel",
+    request_body = super::schemas::NewFeed,
+    responses(
+        (status = 200, description = "the feed", body = super::schemas::Feed),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 409, response = super::schemas::Conflict),
+    )
+)]
 async fn create_feed(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -582,6 +704,17 @@ async fn create_feed(
     Ok(Json(feed_json(&feed)))
 }
 
+/// One feed with its last run
+#[utoipa::path(
+    get,
+    path = "/api/v1/feeds/{id}",
+    tag = "intel",
+    params(("id" = String, Path, description = "the FeedId")),
+    responses(
+        (status = 200, description = "the feed", body = super::schemas::Feed),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn show_feed(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -592,6 +725,17 @@ async fn show_feed(
     Ok(Json(feed_json(&f)))
 }
 
+/// Delete a feed and its indicators
+#[utoipa::path(
+    delete,
+    path = "/api/v1/feeds/{id}",
+    tag = "intel",
+    params(("id" = String, Path, description = "the FeedId")),
+    responses(
+        (status = 200, description = "removed", body = super::schemas::FeedRemoved),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn delete_feed(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -610,6 +754,18 @@ async fn delete_feed(
     ))
 }
 
+/// Fetch a feed now
+#[utoipa::path(
+    post,
+    path = "/api/v1/feeds/{id}/refresh",
+    tag = "intel",
+    params(("id" = String, Path, description = "the FeedId")),
+    responses(
+        (status = 200, description = "what the fetch did", body = super::schemas::ImportReport),
+        (status = 404, response = super::schemas::NotFound),
+        (status = 502, response = super::schemas::BadGateway),
+    )
+)]
 async fn refresh_feed(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -633,6 +789,17 @@ async fn switch_feed(ctx: &Ctx, headers: &HeaderMap, id: &str, on: bool) -> ApiR
     Ok(Json(feed_json(&f)))
 }
 
+/// Enable a feed
+#[utoipa::path(
+    post,
+    path = "/api/v1/feeds/{id}/enable",
+    tag = "intel",
+    params(("id" = String, Path, description = "the FeedId")),
+    responses(
+        (status = 200, description = "the feed", body = super::schemas::Feed),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn enable_feed(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -641,6 +808,17 @@ async fn enable_feed(
     switch_feed(&ctx, &headers, &id, true).await
 }
 
+/// Disable a feed
+#[utoipa::path(
+    post,
+    path = "/api/v1/feeds/{id}/disable",
+    tag = "intel",
+    params(("id" = String, Path, description = "the FeedId")),
+    responses(
+        (status = 200, description = "the feed", body = super::schemas::Feed),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn disable_feed(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -649,6 +827,17 @@ async fn disable_feed(
     switch_feed(&ctx, &headers, &id, false).await
 }
 
+/// MISP warning lists
+#[utoipa::path(
+    get,
+    path = "/api/v1/warninglists",
+    tag = "intel",
+    params(super::schemas::ListParams),
+    responses(
+        (status = 200, description = "the warning lists", body = super::schemas::List<super::schemas::WarningList>),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list_warning_lists(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -674,6 +863,17 @@ async fn list_warning_lists(
     )
 }
 
+/// Add or replace a MISP warning list
+#[utoipa::path(
+    post,
+    path = "/api/v1/warninglists",
+    tag = "intel",
+    request_body(content = super::schemas::Object, description = "a MISP warning list, as its list.json"),
+    responses(
+        (status = 200, description = "the list as stored", body = super::schemas::WarningList),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn put_warning_list(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -696,6 +896,17 @@ async fn put_warning_list(
     })))
 }
 
+/// Delete a warning list
+#[utoipa::path(
+    delete,
+    path = "/api/v1/warninglists/{id}",
+    tag = "intel",
+    params(("id" = String, Path, description = "the WarningListId")),
+    responses(
+        (status = 200, description = "removed", body = super::schemas::WarningListRemoved),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn delete_warning_list(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,

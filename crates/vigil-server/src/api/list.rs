@@ -4,8 +4,9 @@
 //!
 //! Parameters: `limit` (1 to 1000) and `offset` page the list and change the answer from an
 //! array to `{"items", "total", "limit", "offset"}` (an array stays an array for callers that
-//! do not page); `sort` names a field of the items, `order` is `asc` (default) or `desc`;
-//! `q` keeps items with a text field containing it (any case).
+//! do not page); `sort` names a field of the items, `order` is `asc` (default) or `desc`
+//! (severity, risk and exposure levels sort by rank, `None` < `Unknown` < `Informational` <
+//! `Low` < `Medium` < `High`); `q` keeps items with a text field containing it (any case).
 //!
 //! **Invariant:** a parameter the list does not know is refused, naming the ones it knows.
 
@@ -146,8 +147,15 @@ fn contains_text(item: &Value, needle: &str) -> bool {
     })
 }
 
-/// Order of two present field values: numbers by value, text by its lowercase form,
-/// booleans false first; of different kinds, numbers and booleans before text.
+/// Severity, risk and exposure levels, lowest first: two of them sort by rank, not by name.
+const LEVELS: &[&str] = &["None", "Unknown", "Informational", "Low", "Medium", "High"];
+
+fn level(s: &str) -> Option<usize> {
+    LEVELS.iter().position(|l| l.eq_ignore_ascii_case(s))
+}
+
+/// Order of two present field values: numbers by value, levels by rank, other text by its
+/// lowercase form, booleans false first; of different kinds, numbers and booleans before text.
 fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     let rank = |v: Option<&Value>| match v {
         None | Some(Value::Null) => 3,
@@ -160,10 +168,13 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
             .as_f64()
             .partial_cmp(&y.as_f64())
             .unwrap_or(Ordering::Equal),
-        (Some(Value::String(x)), Some(Value::String(y))) => x
-            .to_lowercase()
-            .cmp(&y.to_lowercase())
-            .then_with(|| x.cmp(y)),
+        (Some(Value::String(x)), Some(Value::String(y))) => match (level(x), level(y)) {
+            (Some(i), Some(j)) => i.cmp(&j),
+            _ => x
+                .to_lowercase()
+                .cmp(&y.to_lowercase())
+                .then_with(|| x.cmp(y)),
+        },
         (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
         (x, y) => rank(x)
             .cmp(&rank(y))
@@ -221,6 +232,19 @@ mod tests {
         let page = l.answer(items()).unwrap().0;
         assert_eq!(page["total"], 3);
         assert_eq!(names(&page["items"]), ["Web-1"]);
+    }
+
+    #[test]
+    fn levels_sort_by_rank() {
+        let v = ["Medium", "high", "None", "Informational", "Low"]
+            .iter()
+            .map(|l| json!({ "Name": l }))
+            .collect();
+        let l = ListQuery::parse(&q(&[("sort", "Name")]), &[]).unwrap();
+        assert_eq!(
+            names(&l.answer(v).unwrap().0),
+            ["None", "Informational", "Low", "Medium", "high"]
+        );
     }
 
     #[test]

@@ -52,6 +52,17 @@ fn rule_json(r: &RuleInfo, enabled: bool) -> Value {
     })
 }
 
+/// The rule catalogue with enable switches
+#[utoipa::path(
+    get,
+    path = "/api/v1/rules",
+    tag = "detections",
+    params(super::schemas::ListParams),
+    responses(
+        (status = 200, description = "the rules detection loaded", body = super::schemas::List<super::schemas::Rule>),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list_rules(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -84,6 +95,17 @@ async fn switch_rule(ctx: &Ctx, headers: &HeaderMap, id: &str, enabled: bool) ->
     Ok(Json(rule_json(rule, enabled)))
 }
 
+/// Enable a rule
+#[utoipa::path(
+    post,
+    path = "/api/v1/rules/{id}/enable",
+    tag = "detections",
+    params(("id" = String, Path, description = "the RuleId")),
+    responses(
+        (status = 200, description = "the rule", body = super::schemas::Rule),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn enable_rule(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -92,6 +114,17 @@ async fn enable_rule(
     switch_rule(&ctx, &headers, &id, true).await
 }
 
+/// Disable a rule
+#[utoipa::path(
+    post,
+    path = "/api/v1/rules/{id}/disable",
+    tag = "detections",
+    params(("id" = String, Path, description = "the RuleId")),
+    responses(
+        (status = 200, description = "the rule", body = super::schemas::Rule),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn disable_rule(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -118,6 +151,17 @@ fn suppression_json(s: &Suppression, now: i64) -> Value {
     })
 }
 
+/// Suppression rules
+#[utoipa::path(
+    get,
+    path = "/api/v1/suppressions",
+    tag = "detections",
+    params(super::schemas::ListParams),
+    responses(
+        (status = 200, description = "the suppressions", body = super::schemas::List<super::schemas::Suppression>),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn list_suppressions(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -156,6 +200,17 @@ fn conditions(b: &Body) -> Result<Vec<(String, String)>, ApiError> {
     }
 }
 
+/// Create a suppression rule
+#[utoipa::path(
+    post,
+    path = "/api/v1/suppressions",
+    tag = "detections",
+    request_body = super::schemas::NewSuppression,
+    responses(
+        (status = 200, description = "the suppression", body = super::schemas::Suppression),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn create_suppression(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
@@ -205,6 +260,17 @@ async fn create_suppression(
     Ok(Json(suppression_json(&s, now)))
 }
 
+/// Delete a suppression rule
+#[utoipa::path(
+    delete,
+    path = "/api/v1/suppressions/{id}",
+    tag = "detections",
+    params(("id" = String, Path, description = "the SuppressionId")),
+    responses(
+        (status = 200, description = "removed", body = super::schemas::SuppressionRemoved),
+        (status = 404, response = super::schemas::NotFound),
+    )
+)]
 async fn delete_suppression(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,

@@ -34,6 +34,15 @@ fn settings_json(s: &Settings) -> Value {
     })
 }
 
+/// Server-wide settings: automation level, retention
+#[utoipa::path(
+    get,
+    path = "/api/v1/settings",
+    tag = "settings",
+    responses(
+        (status = 200, description = "the settings", body = super::schemas::Settings),
+    )
+)]
 async fn show(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> ApiResult {
     authenticate(&ctx, &headers).await?;
     let s = settings::load(&ctx.state, ctx.cfg.store.retention_days)
@@ -42,6 +51,17 @@ async fn show(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> ApiResult {
     Ok(Json(settings_json(&s)))
 }
 
+/// Change the automation level and/or the retention
+#[utoipa::path(
+    patch,
+    path = "/api/v1/settings",
+    tag = "settings",
+    request_body = super::schemas::SettingsChange,
+    responses(
+        (status = 200, description = "the settings as changed", body = super::schemas::Settings),
+        (status = 400, response = super::schemas::BadRequest),
+    )
+)]
 async fn update(
     State(ctx): State<Arc<Ctx>>,
     headers: HeaderMap,
