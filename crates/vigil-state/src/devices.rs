@@ -351,22 +351,8 @@ impl StateStore {
         if let Some(g) = group {
             check_device_group(g)?;
         }
-        let done = sqlx::query("UPDATE devices SET device_group = $2 WHERE id = $1")
-            .bind(id)
-            .bind(group)
-            .execute(&self.pool)
+        self.set_device_column(id, "device_group", group, "set a device group")
             .await
-            .map_err(StateError::db("set a device group"))?;
-        if done.rows_affected() == 0 {
-            return Err(StateError::NotFound {
-                what: "device",
-                id: id.to_string(),
-            });
-        }
-        self.device(id).await?.ok_or_else(|| StateError::NotFound {
-            what: "device",
-            id: id.to_string(),
-        })
     }
 }
 
@@ -421,12 +407,24 @@ impl StateStore {
     pub async fn set_device_tags(&self, id: &str, tags: &[String]) -> Result<Device, StateError> {
         let tags = normalize_tags(tags)?;
         let text = serde_json::to_string(&tags).expect("strings serialise");
-        let done = sqlx::query("UPDATE devices SET tags = $2 WHERE id = $1")
+        self.set_device_column(id, "tags", Some(&text), "set a device's tags")
+            .await
+    }
+
+    /// Set one column of a device and read it back; an unknown id is `NotFound`.
+    async fn set_device_column(
+        &self,
+        id: &str,
+        column: &'static str,
+        value: Option<&str>,
+        op: &'static str,
+    ) -> Result<Device, StateError> {
+        let done = sqlx::query(&format!("UPDATE devices SET {column} = $2 WHERE id = $1"))
             .bind(id)
-            .bind(text)
+            .bind(value)
             .execute(&self.pool)
             .await
-            .map_err(StateError::db("set a device's tags"))?;
+            .map_err(StateError::db(op))?;
         if done.rows_affected() == 0 {
             return Err(StateError::NotFound {
                 what: "device",

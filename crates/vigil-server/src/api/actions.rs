@@ -309,15 +309,7 @@ async fn cancel_action(
     scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
-    let actor = authenticate(&ctx, &headers).await?;
-    let b = Body::parse(&raw, &["comment"])?;
-    seen_action(&ctx, &scope, &id).await?;
-    let a = ctx
-        .respond
-        .cancel(&ctx, &id, &actor, &b.string("comment")?.unwrap_or_default())
-        .await
-        .map_err(not_found_or_internal)?;
-    Ok(Json(action_json(&a)))
+    decide(&ctx, &headers, &id, &scope, &raw, false).await
 }
 
 /// Approve an action automation requested (PendingApproval)
@@ -343,14 +335,29 @@ async fn approve_action(
     scope: Scope,
     raw: axum::body::Bytes,
 ) -> ApiResult {
-    let actor = authenticate(&ctx, &headers).await?;
-    let b = Body::parse(&raw, &["comment"])?;
-    seen_action(&ctx, &scope, &id).await?;
-    let a = ctx
-        .respond
-        .approve(&ctx, &id, &actor, &b.string("comment")?.unwrap_or_default())
-        .await
-        .map_err(not_found_or_internal)?;
+    decide(&ctx, &headers, &id, &scope, &raw, true).await
+}
+
+/// An operator's decision on an action not yet started, with an optional comment:
+/// approve it (`approve`) or cancel/reject it.
+async fn decide(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    id: &str,
+    scope: &Scope,
+    raw: &[u8],
+    approve: bool,
+) -> ApiResult {
+    let actor = authenticate(ctx, headers).await?;
+    let b = Body::parse(raw, &["comment"])?;
+    seen_action(ctx, scope, id).await?;
+    let comment = b.string("comment")?.unwrap_or_default();
+    let a = if approve {
+        ctx.respond.approve(ctx, id, &actor, &comment).await
+    } else {
+        ctx.respond.cancel(ctx, id, &actor, &comment).await
+    }
+    .map_err(not_found_or_internal)?;
     Ok(Json(action_json(&a)))
 }
 
