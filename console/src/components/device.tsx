@@ -2,8 +2,8 @@
 // severity of its unresolved alerts), its exposure level with the failed security checks
 // behind it, and its tags, with an editor that adds and removes tags through
 // `PATCH /api/v1/devices/{id} {"tags": [...]}` (the server's answer is what is shown next).
-import { useState } from "react";
-import { patch } from "../api";
+import { useEffect, useState } from "react";
+import { get, patch, qs } from "../api";
 import { ErrorBox, Link } from "./ui";
 
 export const RISK_LEVELS = ["High", "Medium", "Low", "Informational", "None"];
@@ -124,5 +124,68 @@ export function ExposurePanel({ level, reasons }: { level: string | null | undef
         <p className="muted">{level ? "Every security check the agent reports passed." : "The agent has reported no security state yet."}</p>
       )}
     </div>
+  );
+}
+
+/// The name of an alert's device, from its evidence (the Device entity the detection
+/// recorded); its id when the evidence has none.
+export function alertDeviceName(a: any): string {
+  const ev = Array.isArray(a?.Evidence) ? a.Evidence : [];
+  return ev.find((e: any) => e?.entity === "Device" && e.DeviceName)?.DeviceName ?? a?.DeviceId ?? "";
+}
+
+/// Devices whose name or id contains `term`, searched on the server (at most `limit`): a
+/// page never loads the whole fleet to offer a choice.
+export function useDeviceSearch(term: string, limit = 20): any[] {
+  const [found, setFound] = useState<any[]>([]);
+  useEffect(() => {
+    const t = term.trim();
+    if (!t) {
+      setFound([]);
+      return;
+    }
+    let live = true;
+    const timer = setTimeout(() => {
+      get<any>("/api/v1/devices" + qs({ q: t, limit }))
+        .then((page) => live && setFound(page.items ?? []))
+        .catch(() => live && setFound([]));
+    }, 150);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [term, limit]);
+  return found;
+}
+
+/// A device filter: type part of a name or id, pick from the server's matches; `value` is the
+/// chosen DeviceId ("" for any device).
+export function DevicePicker({ value, onChange }: { value: string; onChange: (id: string) => void }) {
+  const [term, setTerm] = useState(value);
+  const found = useDeviceSearch(term);
+  // The filter follows the text once the server's matches name it exactly; cleared, any.
+  useEffect(() => {
+    const t = term.trim();
+    const id = t ? found.find((x) => x.DeviceName === t || x.DeviceId === t)?.DeviceId : "";
+    if (id !== undefined && id !== value) onChange(id);
+  }, [term, found, value, onChange]);
+  return (
+    <>
+      <input
+        name="device"
+        list="device-choices"
+        value={term}
+        placeholder="any"
+        size={14}
+        onChange={(e) => setTerm(e.target.value)}
+      />
+      <datalist id="device-choices">
+        {found.map((d) => (
+          <option key={d.DeviceId} value={d.DeviceName}>
+            {d.DeviceId}
+          </option>
+        ))}
+      </datalist>
+    </>
   );
 }

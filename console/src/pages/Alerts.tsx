@@ -6,6 +6,7 @@ import { ApiError, post, qs } from "../api";
 import { ErrorBox, Link, Pager, Severity, Status, useGet } from "../components/ui";
 import { TriageForm, type TriageChange } from "../components/triage";
 import { SortTh } from "../components/list";
+import { DevicePicker, alertDeviceName } from "../components/device";
 import { useTime } from "../time";
 import { navigate, useLocation } from "../router";
 
@@ -60,7 +61,6 @@ export function AlertsQueue() {
   const [bulkError, setBulkError] = useState<string | null>(null);
   const [bulkBusy, setBulkBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
-  const devices = useGet<any[]>("/api/v1/devices");
   const started = useRef(performance.now());
   const [renderMs, setRenderMs] = useState<number | null>(null);
 
@@ -92,22 +92,17 @@ export function AlertsQueue() {
     if (page.data && renderMs === null) setRenderMs(Math.round(performance.now() - started.current));
   }, [page.data, renderMs]);
 
-  const names = useMemo(() => {
-    const m = new Map<string, string>();
-    for (const d of devices.data ?? []) m.set(d.DeviceId, d.DeviceName);
-    return m;
-  }, [devices.data]);
   const items = page.data?.items ?? [];
   const groups = useMemo(() => {
     if (!group) return [["", items]] as [string, any[]][];
     const m = new Map<string, any[]>();
     for (const a of items) {
-      const k = group === "DeviceId" ? names.get(a.DeviceId) ?? a.DeviceId : String(a[group] ?? "");
+      const k = group === "DeviceId" ? alertDeviceName(a) : String(a[group] ?? "");
       if (!m.has(k)) m.set(k, []);
       m.get(k)!.push(a);
     }
     return [...m.entries()];
-  }, [items, group, names]);
+  }, [items, group]);
 
   const sortBy = (key: string) => {
     if (key === sort) setOrder(order === "desc" ? "asc" : "desc");
@@ -178,14 +173,7 @@ export function AlertsQueue() {
         </label>
         <label>
           Device
-          <select value={device} onChange={(e) => setDevice(e.target.value)} name="device">
-            <option value="">Any</option>
-            {(devices.data ?? []).map((d) => (
-              <option key={d.DeviceId} value={d.DeviceId}>
-                {d.DeviceName}
-              </option>
-            ))}
-          </select>
+          <DevicePicker value={device} onChange={setDevice} />
         </label>
         <label>
           Technique
@@ -277,7 +265,7 @@ export function AlertsQueue() {
                   <div className="muted small">{(a.AttackTechniques ?? []).join(", ")}</div>
                 </td>
                 <td>
-                  <Link to={`/devices/${encodeURIComponent(a.DeviceId)}`}>{names.get(a.DeviceId) ?? a.DeviceId}</Link>
+                  <Link to={`/devices/${encodeURIComponent(a.DeviceId)}`}>{alertDeviceName(a)}</Link>
                 </td>
                 <td>{a.Category}</td>
                 <td>{a.DetectionSource}</td>

@@ -1,23 +1,20 @@
 // Global search results and the entity pages of a file hash, an IP address or a domain:
 // prevalence across the fleet, the devices that saw it, names (files), related alerts and the
 // indicators that decide for it.
-import { useEffect, useState } from "react";
-import { get, qs } from "../api";
+import { useState } from "react";
+import { qs } from "../api";
 import { ErrorBox, Facts, Link, Section, Severity, Status, entityPath, useGet } from "../components/ui";
 import { navigate, useLocation } from "../router";
 import { useTime } from "../time";
+import { alertDeviceName, useDeviceSearch } from "../components/device";
 
 export function SearchPage() {
   const { query } = useLocation();
   const q = query.get("q") ?? "";
-  const [devices, setDevices] = useState<any[]>([]);
+  const matches = useDeviceSearch(q, 50);
   const alerts = useGet<any>(q ? "/api/v1/alerts" + qs({ q, limit: 20, offset: 0 }) : null);
   const fmt = useTime();
-  useEffect(() => {
-    get<any[]>("/api/v1/devices").then(setDevices).catch(() => setDevices([]));
-  }, []);
-  const matches = devices.filter((d) => `${d.DeviceName} ${d.DeviceId}`.toLowerCase().includes(q.toLowerCase()));
-  const direct = entityPath(q, devices);
+  const direct = entityPath(q, matches);
   return (
     <div className="page">
       <div className="page-head">
@@ -63,8 +60,6 @@ export function EntityPage({ kind, value }: { kind: "files" | "ips" | "domains";
   const fmt = useTime();
   const [days, setDays] = useState(30);
   const e = useGet<any>(`/api/v1/${kind}/${encodeURIComponent(value)}${qs({ days })}`);
-  const devices = useGet<any[]>("/api/v1/devices");
-  const name = (id: string) => devices.data?.find((d) => d.DeviceId === id)?.DeviceName ?? id;
   const p = e.data?.Prevalence;
   const deciding = e.data?.Indicators?.Deciding;
   return (
@@ -144,7 +139,7 @@ export function EntityPage({ kind, value }: { kind: "files" | "ips" | "domains";
                 {(p?.ByDevice ?? []).map((d: any) => (
                   <tr key={d.DeviceId}>
                     <td>
-                      <Link to={`/devices/${encodeURIComponent(d.DeviceId)}`}>{name(d.DeviceId)}</Link>
+                      <Link to={`/devices/${encodeURIComponent(d.DeviceId)}`}>{d.DeviceName ?? d.DeviceId}</Link>
                     </td>
                     <td className="num">{d.Events}</td>
                     <td className="ts">{fmt(d.FirstSeen)}</td>
@@ -172,7 +167,7 @@ export function EntityPage({ kind, value }: { kind: "files" | "ips" | "domains";
                     <td>
                       <Link to={`/alerts/${a.AlertId}`}>{a.Title}</Link>
                     </td>
-                    <td>{name(a.DeviceId)}</td>
+                    <td>{alertDeviceName(a)}</td>
                     <td>
                       <Status value={a.Status} />
                     </td>

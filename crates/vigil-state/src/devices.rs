@@ -184,6 +184,25 @@ impl StateStore {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// The names of the devices `ids` (unknown ids are left out), in one query.
+    pub async fn device_names(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>, StateError> {
+        let ids = serde_json::to_string(ids).expect("strings serialise");
+        let rows = sqlx::query(
+            "SELECT id, name FROM devices WHERE id IN (SELECT value FROM json_each($1))",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StateError::db("read device names"))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<String, _>("id"), r.get::<String, _>("name")))
+            .collect())
+    }
+
     /// Every device, by name then id, including revoked ones.
     pub async fn list_devices(&self) -> Result<Vec<Device>, StateError> {
         let sql = format!("SELECT {COLUMNS} FROM devices ORDER BY name, id");

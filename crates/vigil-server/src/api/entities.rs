@@ -77,23 +77,27 @@ impl Prevalence {
         e.2 = e.2.max(last);
     }
 
-    fn json(&self) -> Value {
+    /// The answer, with the name of each device listed.
+    async fn json(&self, ctx: &Ctx) -> Result<Value, ApiError> {
         let events: u64 = self.devices.values().map(|d| d.0).sum();
         let first = self.devices.values().map(|d| d.1).min();
         let last = self.devices.values().map(|d| d.2).max();
         let mut by_last: Vec<(&String, &(u64, i64, i64))> = self.devices.iter().collect();
         by_last.sort_by_key(|d| std::cmp::Reverse(d.1 .2));
-        json!({
+        by_last.truncate(MAX_DEVICES);
+        let ids: Vec<&str> = by_last.iter().map(|d| d.0.as_str()).collect();
+        let names = ctx.state.device_names(&ids).await.map_err(internal)?;
+        Ok(json!({
             "Devices": self.devices.len(),
             "Events": events,
             "FirstSeen": first.map(|ns| rfc3339(ns / 1_000_000)),
             "LastSeen": last.map(|ns| rfc3339(ns / 1_000_000)),
             "Truncated": self.truncated,
-            "ByDevice": by_last.iter().take(MAX_DEVICES).map(|(d, (n, f, l))| json!({
-                "DeviceId": d, "Events": n,
+            "ByDevice": by_last.iter().map(|(d, (n, f, l))| json!({
+                "DeviceId": d, "DeviceName": names.get(*d), "Events": n,
                 "FirstSeen": rfc3339(f / 1_000_000), "LastSeen": rfc3339(l / 1_000_000),
             })).collect::<Vec<_>>(),
-        })
+        }))
     }
 }
 
@@ -252,7 +256,7 @@ async fn file(
         "Type": "File",
         "Value": h,
         "HashType": kind.as_str(),
-        "Prevalence": prev.json(),
+        "Prevalence": prev.json(&ctx).await?,
         "Names": names.iter().take(100).map(|(n, f)| json!({ "FileName": n, "FolderPath": f })).collect::<Vec<_>>(),
         "Alerts": alerts(&ctx, &scope, &h).await?,
         "Indicators": ind,
@@ -300,7 +304,7 @@ async fn ip(
         Ok(Json(json!({
             "Type": "Ip",
             "Value": text,
-            "Prevalence": prev.json(),
+            "Prevalence": prev.json(&ctx).await?,
             "Alerts": alerts(&ctx, &scope, &text).await?,
             "Indicators": ind,
         })))
@@ -380,7 +384,7 @@ async fn domain(
     Ok(Json(json!({
         "Type": "Domain",
         "Value": name,
-        "Prevalence": prev.json(),
+        "Prevalence": prev.json(&ctx).await?,
         "Alerts": alerts(&ctx, &scope, &name).await?,
         "Indicators": ind,
     })))

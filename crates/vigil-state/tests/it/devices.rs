@@ -230,6 +230,19 @@ async fn bad_enrolment_records_are_refused() {
 }
 
 #[tokio::test]
+async fn device_names_are_read_for_the_ids_asked_only() {
+    let (store, token) = store_with_token().await;
+    store
+        .upsert_enrolled_device(&new_device(&token, FP1, NOW))
+        .await
+        .unwrap();
+    let names = store.device_names(&[DEV, "nope"]).await.unwrap();
+    assert_eq!(names.len(), 1);
+    assert_eq!(names[DEV], "web-01");
+    assert!(store.device_names(&[]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn tags_are_normalised_checked_and_kept() {
     let (store, token) = store_with_token().await;
     store

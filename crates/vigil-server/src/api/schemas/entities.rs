@@ -51,6 +51,8 @@ pub(crate) struct Prevalence {
 #[derive(ToSchema)]
 pub(crate) struct DevicePrevalence {
     DeviceId: String,
+    /// The device's name; null when the device is no longer enrolled.
+    DeviceName: Option<String>,
     Events: u64,
     FirstSeen: String,
     LastSeen: String,
