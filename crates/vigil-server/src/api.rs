@@ -345,7 +345,7 @@ async fn list_devices(
     let devices = ctx.state.list_devices().await.map_err(internal)?;
     let risk = ctx
         .state
-        .device_open_alert_severity()
+        .device_open_alert_severity(None)
         .await
         .map_err(internal)?;
     list.answer(
@@ -380,7 +380,7 @@ async fn show_device(
     let inactive = Duration::from_secs(ctx.cfg.server.inactive_after_secs);
     let risk = ctx
         .state
-        .device_open_alert_severity()
+        .device_open_alert_severity(Some(&id))
         .await
         .map_err(internal)?;
     match ctx.state.device(&id).await.map_err(internal)? {
@@ -470,7 +470,7 @@ async fn update_device(
     let inactive = Duration::from_secs(ctx.cfg.server.inactive_after_secs);
     let risk = ctx
         .state
-        .device_open_alert_severity()
+        .device_open_alert_severity(Some(&id))
         .await
         .map_err(internal)?;
     Ok(Json(device_json(

@@ -456,17 +456,30 @@ impl StateStore {
         })
     }
 
-    /// Per device: the highest severity among its alerts that are not resolved.
+    /// Per device (all of them, or only `device`): the highest severity of its alerts that
+    /// are not resolved (devices with none are absent).
     pub async fn device_open_alert_severity(
         &self,
+        device: Option<&str>,
     ) -> Result<std::collections::HashMap<String, String>, StateError> {
-        let rows = sqlx::query(
-            "SELECT device_id, severity FROM alerts WHERE status <> 'Resolved' \
-             GROUP BY device_id, severity",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StateError::db("read open alert severities"))?;
+        let sql = match device {
+            None => {
+                "SELECT device_id, severity FROM alerts WHERE status <> 'Resolved' \
+                 GROUP BY device_id, severity"
+            }
+            Some(_) => {
+                "SELECT device_id, severity FROM alerts WHERE device_id = $1 \
+                 AND status <> 'Resolved' GROUP BY device_id, severity"
+            }
+        };
+        let mut q = sqlx::query(sql);
+        if let Some(d) = device {
+            q = q.bind(d);
+        }
+        let rows = q
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StateError::db("read open alert severities"))?;
         let rank = |s: &str| crate::SEVERITIES.iter().position(|x| *x == s);
         let mut out: std::collections::HashMap<String, String> = Default::default();
         for r in rows {
