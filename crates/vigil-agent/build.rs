@@ -54,5 +54,6 @@ fn main() {
     println!("cargo:rerun-if-changed=src/bpf/events.h");
     println!("cargo:rerun-if-changed=src/bpf/protect.h");
     println!("cargo:rerun-if-changed=src/bpf/guard.h");
+    println!("cargo:rerun-if-changed=src/bpf/guard_change.h");
     println!("cargo:rerun-if-env-changed=VIGIL_BTF");
 }

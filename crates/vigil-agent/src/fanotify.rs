@@ -133,6 +133,47 @@ impl Group {
         }
     }
 
+    /// Skip `mask` events of the file open as `fd` until it is next modified: an inode
+    /// ignore mark, which the kernel clears on the file's next modification, made
+    /// evictable so that it never pins the inode (it goes with the inode from the cache,
+    /// and the next event comes through again).
+    /// `FAN_CLOSE_WRITE` is added to the same mark first (no ignore mask without it): a
+    /// change through a shared writable mapping does not clear an ignore mask, but its file
+    /// is closed after writing before it can be executed again (a file open for writing
+    /// cannot be), and the caller hears of it.
+    pub fn ignore_until_modified(&self, fd: RawFd, mask: u64) -> io::Result<()> {
+        self.mark_fd(
+            libc::FAN_MARK_ADD | libc::FAN_MARK_EVICTABLE,
+            libc::FAN_CLOSE_WRITE,
+            fd,
+        )?;
+        self.mark_fd(
+            libc::FAN_MARK_ADD | libc::FAN_MARK_IGNORED_MASK | libc::FAN_MARK_EVICTABLE,
+            mask,
+            fd,
+        )
+    }
+
+    /// Take back an ignore mark of [`Group::ignore_until_modified`].
+    pub fn unignore(&self, fd: RawFd, mask: u64) -> io::Result<()> {
+        self.mark_fd(
+            libc::FAN_MARK_REMOVE | libc::FAN_MARK_IGNORED_MASK,
+            mask,
+            fd,
+        )
+    }
+
+    fn mark_fd(&self, flags: u32, mask: u64, fd: RawFd) -> io::Result<()> {
+        // SAFETY: a valid fanotify descriptor; a null path makes `fd` itself the object.
+        let rc =
+            unsafe { libc::fanotify_mark(self.fd.as_raw_fd(), flags, mask, fd, std::ptr::null()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
     /// Remove every mark of `kind`.
     pub fn flush(&self, kind: MarkKind) {
         // SAFETY: a valid fanotify descriptor; FLUSH takes no path.

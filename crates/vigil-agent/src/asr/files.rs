@@ -12,9 +12,13 @@
 //!
 //! Opens are told apart by the flags the guard programs record per thread (as the tamper
 //! guard does): `credential_read` refuses any open, the other two only opens for writing.
+//! A process is allowed when its program file is trusted and on the rule's allow list
+//! (`trust.rs`: resolved once per decision from `/proc/PID/exe`); rows say
+//! `ProgramTrusted`.
 //!
 //! **Invariant:** every permission event is answered at once by the reader thread, which
-//! reads `/proc` only; the agent's own threads and its supervisor are allowed before
+//! reads `/proc` and `stat`s the program file and its directories (no open, so no
+//! permission event of any group waits on it); the agent's own threads and its supervisor are allowed before
 //! anything else, so the agent never waits on itself. Closing the group allows what is
 //! pending (fail open).
 
@@ -29,6 +33,7 @@ use std::time::Duration;
 use vigil_schema::{Col, Timestamp};
 
 use crate::asr::names::{CREDENTIAL_READERS, PERSISTENCE_WRITERS};
+use crate::asr::trust::{AllowList, Trust};
 use crate::asr::{rule, AsrConfig, AsrMode, PACKAGE_MANAGERS};
 use crate::av::rows::{mde_event, put_file, RowQueue};
 use crate::fanotify::{fd_path, other_process, serve_opens, Group, MarkKind};
@@ -134,9 +139,10 @@ struct Shared {
     events: AtomicU64,
     matched: AtomicU64,
     denied: AtomicU64,
-    credential_allow: HashSet<String>,
-    persistence_allow: HashSet<String>,
+    credential_allow: AllowList,
+    persistence_allow: AllowList,
     excluded: HashSet<String>,
+    trust: Trust,
 }
 
 /// The running file rules; dropping it stops the thread and closes the group.
@@ -253,19 +259,6 @@ fn resolve(o: &FileRuleOptions) -> Targets {
     t
 }
 
-fn names(builtin: &[&str], extra: &[String]) -> HashSet<String> {
-    builtin
-        .iter()
-        .map(|s| s.to_string())
-        .chain(extra.iter().cloned())
-        .collect()
-}
-
-/// The kernel's 15-byte form of a program name.
-fn comm_form(name: &str) -> String {
-    name.chars().take(15).collect()
-}
-
 impl FileRules {
     /// Open the group, mark, start the reader ("asr-files").
     pub fn start(
@@ -275,12 +268,13 @@ impl FileRules {
     ) -> std::io::Result<FileRules> {
         let fan = Group::permissions(true)?;
         let cfg = &opts.cfg;
-        let mut persistence = names(PERSISTENCE_WRITERS, &cfg.persistence_allow);
-        persistence.extend(names(PACKAGE_MANAGERS, &cfg.package_managers));
+        let mut persistence = AllowList::new(PERSISTENCE_WRITERS, &cfg.persistence_allow);
+        persistence.extend(AllowList::new(PACKAGE_MANAGERS, &cfg.package_managers));
         let shared = Arc::new(Shared {
             fan,
-            credential_allow: names(CREDENTIAL_READERS, &cfg.credential_allow),
+            credential_allow: AllowList::new(CREDENTIAL_READERS, &cfg.credential_allow),
             persistence_allow: persistence,
+            trust: Trust::default(),
             excluded: cfg.exclude_processes.iter().cloned().collect(),
             opts,
             maps,
@@ -387,21 +381,18 @@ impl Shared {
         let comm = std::fs::read_to_string(format!("/proc/{tid}/comm"))
             .map(|c| c.trim_end().to_string())
             .unwrap_or_default();
-        let proc = ProcSnapshot::read(tgid);
-        let exe_name = comm_form(proc.exe.rsplit('/').next().unwrap_or(""));
-        if self.excluded.contains(&comm) || self.excluded.contains(&exe_name) {
+        // The program file, resolved once for this decision; its name never comes from the
+        // process (`prctl(PR_SET_NAME)` changes `comm`, not the file).
+        let program = self.trust.program(tgid);
+        if self.excluded.contains(&comm) || self.excluded.contains(&program.name) {
             return true;
         }
-        // The program file decides (its name cannot be changed by the process); the kernel
-        // name only when the file is gone from /proc (an exiting process).
-        let name = if exe_name.is_empty() {
-            &comm
-        } else {
-            &exe_name
-        };
+        // Allowed: a trusted program file (root's, in root's directories) listed by name or
+        // path. A copy or a rename elsewhere is not trusted; an exiting process whose file
+        // is gone from /proc is not either.
         let allowed = match kind {
-            Kind::Credential => self.credential_allow.contains(name),
-            Kind::Persistence => self.persistence_allow.contains(name),
+            Kind::Credential => self.credential_allow.allows(&program),
+            Kind::Persistence => self.persistence_allow.allows(&program),
             Kind::Preload => false,
         };
         if allowed {
@@ -427,6 +418,10 @@ impl Shared {
             Timestamp::now(),
         );
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let proc = ProcSnapshot {
+            exe: program.path.clone(),
+            cmdline: ProcSnapshot::read(tgid).cmdline,
+        };
         put_file(&mut row, &path, size, Some(tgid), &proc);
         if proc.exe.is_empty() {
             row.put(Col::InitiatingProcessFileName, comm.as_str());
@@ -436,6 +431,7 @@ impl Shared {
             if write { "OpenForWrite" } else { "OpenForRead" },
         );
         row.put_extra("OpenFlags", flags.map(i64::from).unwrap_or(-1));
+        row.put_extra("ProgramTrusted", program.trusted);
         row.put_extra("DetectionSource", "AttackSurfaceReduction");
         row.put_extra("RuleId", r.key);
         row.put_extra("Mode", mode.as_str());

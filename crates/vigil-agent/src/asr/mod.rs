@@ -17,24 +17,45 @@
 //! | `ptrace` | ptrace attach/seize/poke or process_vm_writev by a non-debugger | kill at the call (sys_enter_ptrace, sys_enter_process_vm_writev) |
 //! | `preload_write` | opening a `preload_paths` file (default `/etc/ld.so.preload`) for writing; creating it, or renaming a file onto it | deny (the file exists); kill at the call (open with the file missing — an empty file may stay —, any rename onto it — the renamed file stays) |
 //! | `module_load` | `finit_module(2)` of a file that no dpkg package owns (`/var/lib/dpkg/info/*.list`), `init_module(2)` | kill at the call (tp_btf/sys_enter): the pending SIGKILL stops the kernel's read of the module file, so a module on a disk filesystem is not parsed; an `init_module` image is loaded before the kill |
-//! | `credential_read` | any open of `credential_paths` (`/etc/shadow`, `/etc/gshadow`, SSH host private keys) by a program not in the allow list (`credential_allow` adds) | deny |
-//! | `persistence_write` | opening `persistence_paths` (cron, systemd unit directories, shell profiles, `authorized_keys`) for writing, by a program that is not a package manager or an administration tool (`persistence_allow` adds) | deny |
-//! | `downloaded_exec` | exec of a file that a downloader (`downloaders`: curl, wget) opened for writing (tracked by device and inode at sys_exit_open*) | kill at exec |
-//! | `ransomware` | one process making more than `ransomware_threshold` changes within `ransomware_window_secs`: a change is a rename, or an open for writing (not appending) of an existing regular file, each file counted once per window (files the open creates do not count) | kill at the call (sys_enter_rename*, sys_exit_open*: the changes before the threshold stay) |
+//! | `credential_read` | any open of `credential_paths` (`/etc/shadow`, `/etc/gshadow`, SSH host private keys) by a program that is not a trusted file on the allow list (`credential_allow` adds names or paths) | deny |
+//! | `persistence_write` | opening `persistence_paths` (cron, systemd unit directories, shell profiles, `authorized_keys`) for writing, by a program that is not a trusted file of a package manager or an administration tool (`persistence_allow` adds names or paths) | deny |
+//! | `downloaded_exec` | exec of a file that a downloader (`downloaders`: curl, wget) opened for writing (tracked by device and inode at sys_exit_open*); a shell or interpreter (`sh`, `bash`, `python3`, ... by name, or any process whose latest exec went through a `#!` line) opening such a file for reading: `./x.sh`, `sh x.sh`, `python3 x.py` | kill at exec (a program file); kill at the call for a script (sys_exit_open*: the interpreter's open of the script returns, and the process dies before it reads a line) |
+//! | `ransomware` | one process making more than `ransomware_threshold` changes within `ransomware_window_secs`: a change is a rename, or an open for writing (not appending) of an existing regular file, each file counted once per window (files the open creates do not count). With `ransomware_entropy`, a rewrite counts only when its first write of 512 bytes or more (sampled in the kernel at sys_enter_write/pwrite64, up to 1024 bytes) has an entropy of at least 7.5 bits per byte, and a rename only once the process made such a rewrite in the window | kill at the call (sys_enter_rename*, sys_exit_open*, sys_enter_write/pwrite64 in entropy mode: the changes before the threshold stay) |
 //!
 //! Modes: `off`, `audit` (report), `warn` (report; Linux has no user prompt, so it acts as
 //! audit and is labelled `Warned`), `block` (refuse or kill, and report).
-//! `exclude_processes` are never matched, nor are the agent and its supervisor. Names are
-//! the kernel's `comm` (15 bytes) for the kernel rules; the fanotify rules match the allow
-//! lists against the name of the program file (`/proc/PID/exe`, which `prctl(PR_SET_NAME)`
-//! cannot change) and the exclusions against either. A copied or renamed binary still
-//! escapes a name list (the world-writable and downloaded rules look at the file instead).
+//! `exclude_processes` are never matched, nor are the agent and its supervisor.
+//!
+//! Who is trusted: the fanotify rules (`credential_read`, `persistence_write`) allow a
+//! process only when its program *file* (`/proc/PID/exe`) is trusted (`trust.rs`: root's,
+//! not group/other-writable, in directories only root can write) and is listed by name
+//! (the allow lists, package managers included) or by exact path (`credential_allow` and
+//! `persistence_allow` entries starting with `/`): a copied or renamed binary is refused.
+//! `ransomware` exempts a package manager by its program file as well, checked in the
+//! kernel (`guard.bpf.c`, at each counted change): the file's name (its dentry, 15 bytes)
+//! is a package manager's and the file is root's and not group/other-writable, in
+//! directories alike up to its filesystem's root; or the file is such a trusted
+//! interpreter and the process name (`comm`) is a package manager's. dnf, yum and
+//! unattended-upgrade are Python programs that only their name tells apart, so a trusted
+//! interpreter started under a package manager's name (a symbolic link to python3 named
+//! `dnf`) still escapes the count.
+//! The other kernel rules match process names, the kernel's `comm` (15 bytes): the roles
+//! (servers, shells, documents, debuggers, downloaders). Whoever starts a program sets that
+//! name; the programs run on every exec, open and rename of the machine, where a file check
+//! costs most. A false role makes a rule miss (a downloader under another name is not
+//! tracked) or fire on a look-alike parent. `exclude_processes` match either `comm` or the
+//! program file's name: an administrator's escape hatch, which a process named like an
+//! excluded one passes too.
 //! Paths given in the configuration are matched as the kernel resolves them (files and
 //! directories marked by inode); `preload_paths` are also compared, as given to the system
 //! call, with the path a process passes (absolute, at most 63 bytes): a relative or
 //! differently spelt path escapes the kill-at-the-call part of `preload_write`.
-//! `downloaded_exec` looks at the file executed: a script run through its `#!` line is not
-//! matched (the kernel has swapped it for its interpreter by sched_process_exec).
+//! `downloaded_exec` for scripts looks at the interpreter's own open of the file: a script
+//! fed on standard input (`curl ... | sh`) is not matched, and a shell that opens a
+//! downloaded file for a redirect (`sh -c 'cmd < file'`) is matched as if it ran it.
+//! `ransomware_entropy` cannot tell encryption from compression (rewriting many files with
+//! gzip'd content counts), and a file rewritten in writes shorter than 512 bytes, or
+//! through `writev` or `mmap`, is not sampled (so not counted).
 //!
 //! Rows are `DeviceEvents` named as MDE names ASR events (`Asr<Rule>Audited` /
 //! `Asr<Rule>Blocked`) through `av::rows::mde_event`, with `AdditionalFields`
@@ -44,6 +65,7 @@
 pub mod files;
 pub mod modules;
 mod names;
+pub mod trust;
 
 pub(crate) use names::PACKAGE_MANAGERS;
 use names::{DEBUGGERS, DOCUMENTS, DOWNLOADERS, INTERPRETERS, SERVERS, SHELLS};
@@ -118,20 +140,32 @@ pub struct AsrConfig {
     /// `/etc/shadow`, `/etc/gshadow`, `/etc/ssh/ssh_host_*_key`).
     pub credential_paths: Vec<String>,
     /// `credential_read`: program names added to the built-in allow list (sshd, login,
-    /// passwd, su, sudo, unix_chkpwd, chage, useradd, ...).
+    /// passwd, su, sudo, unix_chkpwd, chage, useradd, ...), or exact program paths (starting
+    /// with `/`); either way the program file must be trusted (see the module doc).
     pub credential_allow: Vec<String>,
     /// `persistence_write`: files and directories (`~/` expands to `/root` and every home of
     /// a user with uid 1000 or more); default: cron, systemd unit directories, shell
     /// profiles, `authorized_keys`.
     pub persistence_paths: Vec<String>,
     /// `persistence_write`: program names added to the package managers and the built-in
-    /// administration tools (crontab, systemctl, useradd, cloud-init, ...).
+    /// administration tools (crontab, systemctl, useradd, cloud-init, ...), or exact program
+    /// paths (starting with `/`); the program file must be trusted.
     pub persistence_allow: Vec<String>,
     /// `ransomware`: more than this many files changed by one process ...
     pub ransomware_threshold: u32,
     /// ... within this many seconds.
     pub ransomware_window_secs: u64,
+    /// `ransomware`: count a rewrite only when its first written block looks encrypted
+    /// (at least [`RANSOMWARE_ENTROPY_BITS`] bits per byte), and a rename only once the
+    /// process made such a rewrite in its window: a build tool or `sed -i` over many text
+    /// files is then not counted.
+    pub ransomware_entropy: bool,
 }
+
+/// The entropy (bits per byte, Miller-Madow corrected, over the first 512 to 1024 bytes
+/// written) from which a rewrite counts in `ransomware_entropy` mode. Random bytes of 512
+/// bytes measure at least 7.7, text 4 to 5.5.
+pub const RANSOMWARE_ENTROPY_BITS: f64 = 7.5;
 
 impl Default for AsrConfig {
     fn default() -> Self {
@@ -164,6 +198,7 @@ impl Default for AsrConfig {
             persistence_allow: Vec::new(),
             ransomware_threshold: 100,
             ransomware_window_secs: 10,
+            ransomware_entropy: false,
         }
     }
 }
@@ -353,6 +388,10 @@ impl AsrConfig {
         if !on(self.module_load) {
             skip.push("vg_sys_enter");
         }
+        if !(on(self.ransomware) && self.ransomware_entropy) {
+            // Every write(2) of the machine: only for the entropy samples.
+            skip.extend(["vg_write", "vg_pwrite64"]);
+        }
         skip
     }
 
@@ -373,13 +412,18 @@ impl AsrConfig {
             ("asr.credential_allow", &self.credential_allow),
             ("asr.persistence_allow", &self.persistence_allow),
         ] {
-            if let Some(n) = list
-                .iter()
-                .find(|n| n.is_empty() || n.len() > 15 || n.contains('/'))
-            {
-                return Err(format!(
-                    "{key} entry {n:?} must be a process name of 1 to 15 bytes without '/' (the kernel's comm)"
-                ));
+            // The two allow lists of the fanotify rules also take exact program paths.
+            let paths_ok = key.ends_with("_allow");
+            if let Some(n) = list.iter().find(|n| {
+                let path = paths_ok && n.starts_with('/');
+                !path && (n.is_empty() || n.len() > 15 || n.contains('/'))
+            }) {
+                let what = if paths_ok {
+                    "a program name of 1 to 15 bytes without '/' (the kernel's comm) or an absolute program path"
+                } else {
+                    "a process name of 1 to 15 bytes without '/' (the kernel's comm)"
+                };
+                return Err(format!("{key} entry {n:?} must be {what}"));
             }
         }
         if self.preload_paths.len() > kernel_watch_slots() {
@@ -477,6 +521,7 @@ pub fn configure(cfg: &AsrConfig, maps: &GuardMaps, hooks: &[HookState]) -> AsrS
         if let Err(e) = maps.set_change_limit(
             cfg.ransomware_threshold,
             Duration::from_secs(cfg.ransomware_window_secs),
+            cfg.ransomware_entropy.then_some(RANSOMWARE_ENTROPY_BITS),
         ) {
             errors.push(e);
         }
@@ -615,134 +660,4 @@ pub fn status_lines(s: &AsrStatus) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tamper::kernel::Actor;
-
-    #[test]
-    fn records_become_rows_by_mode() {
-        let cfg = AsrConfig {
-            server_shell: AsrMode::Warn,
-            world_writable_exec: AsrMode::Block,
-            ..Default::default()
-        };
-        let rec = |rule, killed| GuardRecord::Asr {
-            boot_ns: 1,
-            rule,
-            actor: Actor {
-                pid: 5,
-                tid: 5,
-                uid: 33,
-                ppid: 4,
-                comm: "sh".into(),
-                parent_comm: "nginx".into(),
-            },
-            killed,
-            target: 0,
-            request: 0,
-            path: "/bin/sh".into(),
-            op: AsrOp::Exec,
-            file: None,
-            writer_comm: String::new(),
-        };
-        let (row, pid) = row(&cfg, &rec(1, false)).unwrap();
-        assert_eq!(pid, Some(5));
-        let extra = row.extra().unwrap().to_json();
-        assert!(extra.contains(r#""Action":"Warned""#), "{extra}");
-        assert_eq!(row.action_type(), "AsrServerShellAudited");
-        assert!(
-            !extra.contains("MdeActionType"),
-            "the schema lists ASR names: {extra}"
-        );
-        assert_eq!(
-            row.get_str(Col::InitiatingProcessParentFileName),
-            Some("nginx")
-        );
-        let (row, _) = row_of(&cfg, &rec(0, true));
-        let extra = row.extra().unwrap().to_json();
-        assert_eq!(row.action_type(), "AsrUntrustedExecutableBlocked");
-        assert!(extra.contains(r#""Operation":"Exec""#), "{extra}");
-        assert!(row_opt(&cfg, &rec(12, true)).is_none(), "unknown rule");
-    }
-
-    fn row_of(cfg: &AsrConfig, r: &GuardRecord) -> (Row, Option<u32>) {
-        row(cfg, r).unwrap()
-    }
-
-    fn row_opt(cfg: &AsrConfig, r: &GuardRecord) -> Option<(Row, Option<u32>)> {
-        row(cfg, r)
-    }
-
-    #[test]
-    fn names_longer_than_comm_are_refused() {
-        let bad = AsrConfig {
-            servers: vec!["a-very-long-server-name".into()],
-            ..Default::default()
-        };
-        assert!(bad.validate().unwrap_err().contains("asr.servers"));
-        assert!(!AsrConfig::default().any_kernel_rule());
-        assert!(AsrConfig::default().validate().is_ok());
-        let long = AsrConfig {
-            preload_paths: vec![PathBuf::from(format!("/{}", "x".repeat(70)))],
-            ..Default::default()
-        };
-        assert!(long.validate().unwrap_err().contains("asr.preload_paths"));
-        let relative = AsrConfig {
-            persistence_paths: vec!["etc/cron.d".into()],
-            ..Default::default()
-        };
-        assert!(relative
-            .validate()
-            .unwrap_err()
-            .contains("asr.persistence_paths"));
-        let zero = AsrConfig {
-            ransomware_threshold: 0,
-            ..Default::default()
-        };
-        assert!(zero
-            .validate()
-            .unwrap_err()
-            .contains("ransomware_threshold"));
-    }
-
-    #[test]
-    fn every_rule_has_a_key_a_mode_and_programs_of_rules_that_are_off_are_skipped() {
-        let all_block = AsrConfig {
-            world_writable_exec: AsrMode::Block,
-            server_shell: AsrMode::Block,
-            document_interpreter: AsrMode::Block,
-            ptrace: AsrMode::Block,
-            preload_write: AsrMode::Block,
-            module_load: AsrMode::Block,
-            credential_read: AsrMode::Block,
-            persistence_write: AsrMode::Block,
-            downloaded_exec: AsrMode::Block,
-            ransomware: AsrMode::Block,
-            ..Default::default()
-        };
-        for (i, r) in RULES.iter().enumerate() {
-            assert_eq!(usize::from(r.index), i, "{}", r.key);
-            assert_eq!(all_block.mode(r.key), AsrMode::Block, "{}", r.key);
-            assert_eq!(rule(r.key).map(|x| x.name), Some(r.name));
-        }
-        assert!(all_block.skipped_programs().is_empty());
-        let skipped = AsrConfig::default().skipped_programs();
-        for p in [
-            "vg_sys_enter",
-            "vg_exec",
-            "vg_ptrace",
-            "vg_rename",
-            "vg_openat_exit",
-        ] {
-            assert!(skipped.contains(&p), "{p} {skipped:?}");
-        }
-        assert!(!skipped.contains(&"vg_openat") && !skipped.contains(&"vg_signal"));
-        let ransomware = AsrConfig {
-            ransomware: AsrMode::Audit,
-            ..Default::default()
-        };
-        let skipped = ransomware.skipped_programs();
-        assert!(!skipped.contains(&"vg_rename") && !skipped.contains(&"vg_openat_exit"));
-        assert!(all_block.any_file_rule() && !AsrConfig::default().any_file_rule());
-    }
-}
+mod tests;

@@ -16,6 +16,14 @@
 //! the open is allowed (or refused with `fail_closed`) and reported `AntivirusScanFailed`.
 //! `FAN_CLOSE_WRITE` drops the inode's cached verdicts and queues a background scan (never
 //! waited on), so that a dropped file is detected, and quarantined, at once.
+//! A program found clean from the cache at an exec gets an evictable inode ignore mark for
+//! `FAN_OPEN_EXEC_PERM` (`Group::ignore_until_modified`): the kernel skips its later execs
+//! until it is modified (any write or truncate clears the mark) or its inode leaves the
+//! cache. Opens keep going through this thread's cache (a file can be read while another
+//! process writes it through a mapping; it cannot be executed then). A change through a shared writable mapping does not clear the mark; the same
+//! mark carries `FAN_CLOSE_WRITE`, whose event takes it back — the file cannot be executed
+//! while open for writing, but an exec right after that close may still pass before this
+//! thread reads the event (a window of one event's handling).
 //!
 //! **Invariant:** every permission event is answered exactly once (an `AtomicBool` per job
 //! decides who answers); its descriptor stays open until then. Events of the agent's own
@@ -78,6 +86,7 @@ pub(crate) struct Counters {
     errors: AtomicU64,
     queue_full: AtomicU64,
     rescans: AtomicU64,
+    kernel_skips: AtomicU64,
 }
 
 /// The counters, as the status shows them.
@@ -107,6 +116,9 @@ pub struct OnAccessCounters {
     pub queue_full: u64,
     /// Background scans after a write.
     pub rescans: u64,
+    /// Clean programs whose exec events the kernel now skips until they are modified.
+    #[serde(default)]
+    pub kernel_skips: u64,
 }
 
 /// Marks in place.
@@ -228,6 +240,7 @@ impl OnAccess {
             errors: l(&c.errors),
             queue_full: l(&c.queue_full),
             rescans: l(&c.rescans),
+            kernel_skips: l(&c.kernel_skips),
         }
     }
 
@@ -273,6 +286,24 @@ impl Shared {
     fn respond(&self, fd: i32, allow: bool) {
         if self.fan.respond(fd, allow).is_err() {
             self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A program found clean a second time (a cache hit at an exec): let the kernel skip
+    /// its exec events until it is modified (`Group::ignore_until_modified`), so that later
+    /// execs of it do not wait for this thread at all. A write that landed between the
+    /// statx of `key` and the mark would leave a mark on content never scanned: the key is
+    /// read again after the mark, and the mark taken back when it moved.
+    fn skip_until_modified(&self, file: &File, key: &FileKey, mask: u64) {
+        let perm = mask & libc::FAN_OPEN_EXEC_PERM;
+        let fd = file.as_raw_fd();
+        if perm == 0 || self.fan.ignore_until_modified(fd, perm).is_err() {
+            return;
+        }
+        if file_key(file).ok().as_ref() != Some(key) {
+            let _ = self.fan.unignore(fd, perm);
+        } else {
+            self.counters.kernel_skips.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -508,6 +539,9 @@ fn event(s: &Shared, file: File, mask: u64, pid: u32) -> Option<Work> {
         if mask & libc::FAN_CLOSE_WRITE == 0 || pid == s.own_pid {
             return None;
         }
+        // A file the kernel skipped (`skip_until_modified`) may have been changed through a
+        // mapping, which leaves its ignore mark: take the mark back.
+        let _ = s.fan.unignore(fd, libc::FAN_OPEN_EXEC_PERM);
         let key = file_key(&file).ok()?;
         s.cache
             .lock()
@@ -549,6 +583,9 @@ fn event(s: &Shared, file: File, mask: u64, pid: u32) -> Option<Work> {
     if matches!(cached, Some(Cached::Clean | Cached::Unscannable(_))) {
         s.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
         s.respond(fd, true);
+        if matches!(cached, Some(Cached::Clean)) {
+            s.skip_until_modified(&file, &key, mask);
+        }
         return None;
     }
     let path = fd_path(&file);

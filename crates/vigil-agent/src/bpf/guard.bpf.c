@@ -26,10 +26,20 @@
  *    process and window, `asr_params`);
  *  - tracepoint/syscalls/sys_exit_{openat,openat2,open,creat}: a file opened for writing
  *    by a downloader (VG_ROLE_DOWNLOADER) goes into `downloaded` (device, inode → writer),
- *    and tp_btf/sched_process_exec kills the exec of such a file (downloaded_exec); an
- *    existing regular file opened for writing but not appending (the open did not create
- *    it: FMODE_CREATED) counts towards the ransomware rule, once per file and window
- *    (`changed_files`);
+ *    and tp_btf/sched_process_exec kills the exec of such a file (downloaded_exec); a file
+ *    in `downloaded` opened for reading by a shell or interpreter (by name, or a process
+ *    whose latest exec went through a `#!` line: `script_procs`, set at exec when
+ *    bprm->interp is no longer bprm->filename) is killed at that open (a script run by its
+ *    interpreter); an existing regular file opened for writing but not appending (the open
+ *    did not create it: FMODE_CREATED) counts towards the ransomware rule, once per file
+ *    and window (`changed_files`), unless the process is a package manager by its program
+ *    file (trusted_packager);
+ *  - tracepoint/syscalls/sys_enter_{write,pwrite64} (loaded with ransomware_entropy only):
+ *    in entropy mode the rewrite above is only remembered (`pending`, by process and
+ *    descriptor) and counts when the first write of VG_SAMPLE_MIN bytes or more through
+ *    that descriptor has a high entropy (the first VG_SAMPLE bytes, a byte histogram and
+ *    `log2_fp`, filled from user space); renames count once the process made one such
+ *    rewrite in its window;
  *  - tp_btf/sys_enter (every system call; loaded only with the module_load rule on):
  *    finit_module(2) of a file whose (device, inode) is not in `module_ok` (the package
  *    manager's modules, filled from user space), and init_module(2): SIGKILL in block
@@ -38,6 +48,7 @@
  *    fatal_signal_pending), so a module on a disk filesystem is not parsed. init_module's
  *    image is copied from memory without that check: there the kill comes after the call.
  *
+ * The change counting of the ransomware rule and its entropy samples are in guard_change.h.
  * Processes named VG_ROLE_EXCLUDED in `comm_roles` and pids in `protected` are never matched.
  * Needs Linux 5.8+ (ring buffer) and BTF.
  */
@@ -71,6 +82,9 @@ struct vg_watch _watch = {};
 struct vg_params _params = {};
 struct vg_changes _changes = {};
 struct vg_change_key _change_key = {};
+struct vg_pending_key _pending_key = {};
+struct vg_pending _pending = {};
+struct vg_sample _sample = {};
 
 #define O_APPEND_ 02000
 #define S_IFMT_ 00170000
@@ -145,19 +159,13 @@ struct {
 	__uint(max_entries, 1);
 } asr_params SEC(".maps");
 
+/* Processes whose latest exec went through a `#!` line (or binfmt_misc): tgid → 1. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, __u32); /* tgid */
-	__type(value, struct vg_changes);
+	__type(key, __u32);
+	__type(value, __u32);
 	__uint(max_entries, 16384);
-} changes SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct vg_change_key);
-	__type(value, __u64); /* when it was counted */
-	__uint(max_entries, 65536);
-} changed_files SEC(".maps");
+} script_procs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -289,44 +297,8 @@ static __always_inline int watched(const char *upath)
 	return 0;
 }
 
-/* Count one file change of the current process; past the threshold within the window, one
- * ransomware hit per window. */
-static __always_inline void count_change(void)
-{
-	__u32 mode = mode_of(VG_RULE_RANSOMWARE);
-	if (mode == VG_MODE_OFF)
-		return;
-	char comm[VG_COMM] = {};
-	bpf_get_current_comm(comm, sizeof(comm));
-	if (role_of(comm) & (VG_ROLE_EXCLUDED | VG_ROLE_PACKAGER))
-		return;
-	__u32 me = bpf_get_current_pid_tgid() >> 32;
-	if (bpf_map_lookup_elem(&protected, &me))
-		return;
-	__u32 k = 0;
-	struct vg_params *p = bpf_map_lookup_elem(&asr_params, &k);
-	if (!p || p->threshold == 0)
-		return;
-	__u64 now = bpf_ktime_get_boot_ns();
-	struct vg_changes *c = bpf_map_lookup_elem(&changes, &me);
-	if (!c || now - c->start > p->window_ns) {
-		struct vg_changes fresh = { .start = now, .count = 1 };
-		bpf_map_update_elem(&changes, &me, &fresh, BPF_ANY);
-		return;
-	}
-	/* Not atomic: two threads of one process may count one change once; the threshold is a
-	 * heuristic. */
-	__u32 n = c->count + 1;
-	c->count = n;
-	if (n <= p->threshold || c->reported)
-		return;
-	c->reported = 1;
-	struct vg_record *r = asr_record(VG_RULE_RANSOMWARE, mode, VG_OP_MASS_CHANGE);
-	if (!r)
-		return;
-	r->target = n;
-	bpf_ringbuf_submit(r, 0);
-}
+/* The maps and helpers of the ransomware count and its entropy samples. */
+#include "guard_change.h"
 
 /* An open(2)-family call with `flags` on the user path `upath`. */
 static __always_inline void asr_open(const char *upath, __u32 flags)
@@ -346,7 +318,7 @@ static __always_inline void asr_open(const char *upath, __u32 flags)
 /* A rename(2)-family call onto the user path `upath`. */
 static __always_inline void asr_rename(const char *upath)
 {
-	count_change();
+	count_change(1);
 	__u32 mode = mode_of(VG_RULE_PRELOAD_WRITE);
 	if (mode == VG_MODE_OFF || !watched(upath) || excluded_current())
 		return;
@@ -433,23 +405,42 @@ int vg_renameat2(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* The file open as `fd` in the current process, or 0. */
-static __always_inline struct file *fd_file(int fd)
+/* A read-only open that succeeded: a shell or interpreter (by name, or run through a `#!`
+ * line) opening a file a downloader wrote is about to run it (downloaded_exec). */
+static __always_inline void on_read_open(int fd, __u32 dl)
 {
-	if (fd < 0)
-		return 0;
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(t, files, fdt, fd);
-	unsigned int max = BPF_CORE_READ(t, files, fdt, max_fds);
-	if (!fds || (unsigned int)fd >= max)
-		return 0;
-	struct file *f = 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
+	char comm[VG_COMM] = {};
+	bpf_get_current_comm(comm, sizeof(comm));
+	__u32 me = bpf_get_current_pid_tgid() >> 32;
+	__u32 role = role_of(comm);
+	if (role & VG_ROLE_EXCLUDED)
+		return;
+	if (!(role & (VG_ROLE_SHELL | VG_ROLE_INTERP)) && !bpf_map_lookup_elem(&script_procs, &me))
+		return;
+	struct file *f = fd_file(fd);
+	if (!f)
+		return;
+	struct vg_file_id fid = {};
+	fid.ino = BPF_CORE_READ(f, f_inode, i_ino);
+	fid.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	struct vg_writer *w = bpf_map_lookup_elem(&downloaded, &fid);
+	if (!w || bpf_map_lookup_elem(&protected, &me))
+		return;
+	struct vg_record *r = asr_record(VG_RULE_DOWNLOADED_EXEC, dl, VG_OP_SCRIPT_READ);
+	if (!r)
+		return;
+	r->target = w->tgid;
+	r->dev = fid.dev;
+	r->ino = fid.ino;
+	__builtin_memcpy(r->tcomm, w->comm, VG_COMM);
+	const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+	bpf_probe_read_kernel_str(r->path, sizeof(r->path), name);
+	bpf_ringbuf_submit(r, 0);
 }
 
-/* An open that succeeded: a downloader's file is remembered with its writer; the rewrite of
- * an existing regular file counts towards the ransomware rule. */
+/* An open that succeeded: a downloader's file is remembered with its writer; a shell or
+ * interpreter reading one is a downloaded_exec hit; the rewrite of an existing regular file
+ * counts towards the ransomware rule (in entropy mode, once its first block is sampled). */
 static __always_inline void on_open_exit(long ret)
 {
 	if (ret < 0)
@@ -461,9 +452,14 @@ static __always_inline void on_open_exit(long ret)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 	struct vg_open *o = bpf_map_lookup_elem(&open_flags, &tid);
-	if (!o || !(o->flags & (O_WRONLY_ | O_RDWR_ | O_CREAT_ | O_TRUNC_)))
+	if (!o)
 		return;
 	__u32 flags = o->flags;
+	if (!(flags & (O_WRONLY_ | O_RDWR_ | O_CREAT_ | O_TRUNC_))) {
+		if (dl != VG_MODE_OFF)
+			on_read_open((int)ret, dl);
+		return;
+	}
 	struct file *f = fd_file((int)ret);
 	if (!f)
 		return;
@@ -483,15 +479,32 @@ static __always_inline void on_open_exit(long ret)
 	unsigned short imode = BPF_CORE_READ(f, f_inode, i_mode);
 	if ((imode & S_IFMT_) != S_IFREG_ || (fmode & FMODE_CREATED_))
 		return;
-	struct vg_change_key k = { .ino = fid.ino, .dev = fid.dev, .tgid = id >> 32 };
-	__u64 now = bpf_ktime_get_boot_ns();
 	__u32 zero = 0;
 	struct vg_params *p = bpf_map_lookup_elem(&asr_params, &zero);
-	__u64 *seen = bpf_map_lookup_elem(&changed_files, &k);
-	if (seen && p && now - *seen <= p->window_ns)
+	if (p && p->entropy_fp) {
+		/* Decided at the first write of enough bytes through this descriptor. */
+		struct vg_pending_key pk = { .tgid = id >> 32, .fd = (int)ret };
+		struct vg_pending pv = { .ino = fid.ino, .dev = fid.dev };
+		bpf_map_update_elem(&pending, &pk, &pv, BPF_ANY);
+		return;
+	}
+	if (counted_before(fid.ino, fid.dev, id >> 32))
 		return; /* this file already counted in this window */
-	bpf_map_update_elem(&changed_files, &k, &now, BPF_ANY);
-	count_change();
+	count_change(0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int vg_write(struct trace_event_raw_sys_enter *ctx)
+{
+	sample_write((int)ctx->args[0], (const char *)ctx->args[1], ctx->args[2]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_pwrite64")
+int vg_pwrite64(struct trace_event_raw_sys_enter *ctx)
+{
+	sample_write((int)ctx->args[0], (const char *)ctx->args[1], ctx->args[2]);
+	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
@@ -582,6 +595,15 @@ int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	}
 	mode = mode_of(VG_RULE_DOWNLOADED_EXEC);
 	if (mode != VG_MODE_OFF) {
+		/* A script: `interp` no longer points at `filename`; the interpreter's read of the
+		 * script is judged at its open (on_read_open). */
+		__u32 me = bpf_get_current_pid_tgid() >> 32;
+		if (BPF_CORE_READ(bprm, interp) != filename) {
+			__u32 one = 1;
+			bpf_map_update_elem(&script_procs, &me, &one, BPF_ANY);
+		} else {
+			bpf_map_delete_elem(&script_procs, &me);
+		}
 		struct vg_file_id id = {};
 		id.ino = BPF_CORE_READ(bprm, file, f_inode, i_ino);
 		id.dev = BPF_CORE_READ(bprm, file, f_inode, i_sb, s_dev);

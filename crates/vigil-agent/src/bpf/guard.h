@@ -56,6 +56,7 @@ enum vg_op {
 	VG_OP_FINIT_MODULE = 3,
 	VG_OP_INIT_MODULE = 4,
 	VG_OP_MASS_CHANGE = 5, /* the ransomware count crossed its threshold */
+	VG_OP_SCRIPT_READ = 6, /* a shell or interpreter opened a downloaded file for reading */
 };
 
 #define VG_WATCH 4     /* watched preload paths */
@@ -87,7 +88,34 @@ struct vg_watch {
 struct vg_params {
 	unsigned long long window_ns;
 	unsigned int threshold; /* files changed by one process within window_ns */
-	unsigned int _pad;
+	/* 0: every rewrite counts; else a rewrite counts only when its first written block
+	 * (VG_SAMPLE_MIN..VG_SAMPLE bytes) has at least this many bits of entropy per byte,
+	 * in 1/65536 (Miller-Madow corrected), and a rename only once the process made such a
+	 * rewrite in its window. */
+	unsigned int entropy_fp;
+};
+
+#define VG_SAMPLE 1024     /* bytes of a first write sampled for entropy */
+#define VG_SAMPLE_MIN 512  /* shorter writes are not sampled (too few bytes to judge) */
+#define VG_SAMPLE_TRIES 4  /* writes of one open looked at before giving up */
+
+/* Key of `pending`: a descriptor of a process on an existing file it opened to rewrite. */
+struct vg_pending_key {
+	unsigned int tgid;
+	int fd;
+};
+
+/* Value of `pending`: that file, and how many short writes went by. */
+struct vg_pending {
+	unsigned long long ino;
+	unsigned int dev;
+	unsigned int writes;
+};
+
+/* The per-CPU scratch of an entropy sample. */
+struct vg_sample {
+	unsigned char buf[VG_SAMPLE];
+	unsigned int hist[256];
 };
 
 /* Key of `changed_files`: a file one process rewrote (counted once per window). */
@@ -102,6 +130,8 @@ struct vg_changes {
 	unsigned long long start;
 	unsigned int count;
 	unsigned int reported;
+	unsigned int hot; /* high-entropy rewrites in the window (entropy mode) */
+	unsigned int _pad;
 };
 
 #define VG_COMM 16

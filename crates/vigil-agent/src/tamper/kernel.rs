@@ -66,6 +66,7 @@ pub enum AsrOp {
     FinitModule,
     InitModule,
     MassChange,
+    ScriptRead,
     Unknown(i32),
 }
 
@@ -78,6 +79,7 @@ impl AsrOp {
             3 => AsrOp::FinitModule,
             4 => AsrOp::InitModule,
             5 => AsrOp::MassChange,
+            6 => AsrOp::ScriptRead,
             other => AsrOp::Unknown(other),
         }
     }
@@ -91,6 +93,7 @@ impl AsrOp {
             AsrOp::FinitModule => "FinitModule",
             AsrOp::InitModule => "InitModule",
             AsrOp::MassChange => "MassChange",
+            AsrOp::ScriptRead => "InterpreterRead",
             AsrOp::Unknown(_) => "Unknown",
         }
     }
@@ -157,12 +160,15 @@ pub struct GuardMaps {
     module_ok: MapHandle,
     watch_paths: MapHandle,
     asr_params: MapHandle,
+    log2_fp: MapHandle,
     lost: MapHandle,
 }
 
 /// `VG_WATCH` and `VG_WATCH_LEN` of guard.h.
 pub const WATCH_SLOTS: usize = 4;
 pub const WATCH_LEN: usize = 64;
+/// `VG_SAMPLE` of guard.h: the bytes of a first write sampled for entropy.
+pub const SAMPLE_BYTES: u32 = 1024;
 
 /// A `struct vg_file_id` key.
 fn file_key(dev: u32, ino: u64) -> [u8; 16] {
@@ -262,15 +268,40 @@ impl GuardMaps {
             .map_err(|e| format!("cannot set watched path {slot}: {e}"))
     }
 
-    /// The ransomware rule's threshold: more than `threshold` changes within `window`.
-    pub fn set_change_limit(&self, threshold: u32, window: Duration) -> Result<(), String> {
+    /// The ransomware rule's threshold: more than `threshold` changes within `window`;
+    /// `entropy`: bits per byte a rewrite's first block must reach to count (`None`: every
+    /// rewrite counts). With a limit, the kernel's log2 table is filled first.
+    pub fn set_change_limit(
+        &self,
+        threshold: u32,
+        window: Duration,
+        entropy: Option<f64>,
+    ) -> Result<(), String> {
+        let entropy_fp = match entropy {
+            Some(bits) => {
+                self.fill_log2()?;
+                ((bits * 65536.0).round() as u32).max(1)
+            }
+            None => 0,
+        };
         let mut v = Vec::with_capacity(16);
         v.extend_from_slice(&(window.as_nanos().min(u128::from(u64::MAX)) as u64).to_ne_bytes());
         v.extend_from_slice(&threshold.to_ne_bytes());
-        v.extend_from_slice(&0u32.to_ne_bytes());
+        v.extend_from_slice(&entropy_fp.to_ne_bytes());
         self.asr_params
             .update(&0u32.to_ne_bytes(), &v, MapFlags::ANY)
             .map_err(|e| format!("cannot set the ransomware threshold: {e}"))
+    }
+
+    /// `log2_fp`: log2(i) in 1/65536 for i up to `VG_SAMPLE`.
+    fn fill_log2(&self) -> Result<(), String> {
+        for i in 1..=SAMPLE_BYTES {
+            let v = ((i as f64).log2() * 65536.0).round() as u32;
+            self.log2_fp
+                .update(&i.to_ne_bytes(), &v.to_ne_bytes(), MapFlags::ANY)
+                .map_err(|e| format!("cannot fill the entropy table at {i}: {e}"))?;
+        }
+        Ok(())
     }
 
     /// Records lost because the ring buffer was full.
@@ -407,6 +438,7 @@ fn run(
             module_ok: MapHandle::try_from(&skel.maps.module_ok)?,
             watch_paths: MapHandle::try_from(&skel.maps.watch_paths)?,
             asr_params: MapHandle::try_from(&skel.maps.asr_params)?,
+            log2_fp: MapHandle::try_from(&skel.maps.log2_fp)?,
             lost: MapHandle::try_from(&skel.maps.lost)?,
         })
     })();

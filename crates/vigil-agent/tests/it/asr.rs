@@ -160,6 +160,8 @@ fn file_rules_config(base: &Path, mode: &str) -> String {
          preload_paths = [\"{b}/ld.so.preload\", \"{b}/new.preload\"]\n\
          credential_paths = [\"{b}/shadow\"]\n\
          persistence_paths = [\"{b}/cron.d\", \"{b}/profile\"]\n\
+         credential_allow = [\"/usr/bin/head\"]\npersistence_allow = [\"/usr/bin/tee\"]\n\
+         package_managers = [\"mv\"]\n\
          ransomware_threshold = 30\nransomware_window_secs = 10\n",
         me.trim(),
         thread.trim()
@@ -402,23 +404,85 @@ fn asr_file_rules_refuse_or_kill_in_block_mode_and_spare_allowed_processes() {
             && s(r, "InitiatingProcessFileName") == "cat"
     });
 
-    // Allowed programs: a credential reader and a package manager, by their file's name.
+    // A name alone does not make a program trusted: copies of cat and bash named like a
+    // credential reader and a package manager, in a directory others may write (/tmp),
+    // are refused.
     let b = base.display();
     std::fs::copy("/bin/cat", base.join("unix_chkpwd")).unwrap();
     let out = Command::new(base.join("unix_chkpwd"))
         .arg(base.join("shadow"))
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("SECRET-HASH"));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("SECRET-HASH"),
+        "a copy named unix_chkpwd must not read the credential file"
+    );
     std::fs::copy("/bin/bash", base.join("dpkg")).unwrap();
-    let st = Command::new(base.join("dpkg"))
-        .args(["-c", &format!("echo packaged >> {b}/profile")])
+    let _ = Command::new(base.join("dpkg"))
+        .args(["-c", &format!("echo copied >> {b}/profile")])
+        .stderr(Stdio::null())
         .status()
         .unwrap();
-    assert!(st.success());
+    assert!(
+        !std::fs::read_to_string(base.join("profile"))
+            .unwrap()
+            .contains("copied"),
+        "a copy named dpkg must not write the profile"
+    );
+    agent.wait_for(
+        "ASR credential_read Blocked for the copied unix_chkpwd",
+        |r| {
+            r["AdditionalFields"]["RuleId"] == "credential_read"
+                && s(r, "InitiatingProcessFileName") == "unix_chkpwd"
+                && r["AdditionalFields"]["ProgramTrusted"] == false
+        },
+    );
+    // ransomware: the system's mv, made a package manager by the configuration, moves 60
+    // files uncounted; a copy of it named dpkg in /tmp is counted and killed.
+    let mass_move = |mover: &Path, name: &str| {
+        let from = base.join(format!("{name}-from"));
+        let to = base.join(format!("{name}-to"));
+        std::fs::create_dir_all(&from).unwrap();
+        std::fs::create_dir_all(&to).unwrap();
+        let files: Vec<_> = (0..60)
+            .map(|i| {
+                let p = from.join(format!("m{i}"));
+                std::fs::write(&p, "x").unwrap();
+                p
+            })
+            .collect();
+        let o = Command::new(mover).args(&files).arg(&to).output().unwrap();
+        (killed(&o), std::fs::read_dir(&to).unwrap().count())
+    };
+    assert_eq!(mass_move(Path::new("/usr/bin/mv"), "mv"), (false, 60));
+    std::fs::copy("/usr/bin/mv", base.join("dpkg")).unwrap();
+    let (copy_killed, moved) = mass_move(&base.join("dpkg"), "copy");
+    assert!(
+        copy_killed && moved < 60,
+        "a copy named dpkg is counted: {moved} moved"
+    );
+
+    // Trusted programs listed by exact path (the configuration's `credential_allow` and
+    // `persistence_allow`) pass: the system's own head and tee.
+    let out = Command::new("/usr/bin/head")
+        .arg(base.join("shadow"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("SECRET-HASH"),
+        "/usr/bin/head is allowed by path"
+    );
+    let mut tee = Command::new("/usr/bin/tee")
+        .args(["-a", &format!("{b}/profile")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut tee.stdin.take().unwrap(), b"administered\n").unwrap();
+    assert!(tee.wait().unwrap().success());
     assert!(std::fs::read_to_string(base.join("profile"))
         .unwrap()
-        .contains("packaged"));
+        .contains("administered"));
 
     // An excluded process (this test's) passes every rule and is never reported.
     std::fs::OpenOptions::new()
@@ -486,5 +550,224 @@ fn asr_file_rules_only_report_in_audit_mode() {
     }
     let rows = asr_rows(&agent, "ransomware", "Audited");
     assert!(rows[0]["AdditionalFields"]["FilesChanged"].as_i64() > Some(30));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+// ---------------------------------------------------------------------------------------
+// downloaded_exec for scripts: curl (the real one, from a file:// URL) writes a `#!/bin/sh`
+// script and a Python program; running them through their `#!` line, `sh FILE` or
+// `python3 FILE` is killed before a line runs in block mode and reported in audit mode.
+
+fn start_rules(name: &str, config: &str) -> Option<Agent> {
+    if !is_root() {
+        println!("skipped: needs root to load the ASR programs");
+        return None;
+    }
+    if !Path::new("/usr/bin/curl").exists() {
+        println!("skipped: no /usr/bin/curl");
+        return None;
+    }
+    let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+    let thread = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
+    let cfg = format!(
+        "[asr]\n{config}exclude_processes = [{:?}, {:?}]\n",
+        me.trim(),
+        thread.trim()
+    );
+    let agent = Agent::start(&format!("asr-{name}"), &cfg);
+    let text = agent.status()["asr"].to_string();
+    if !text.contains("SIGKILL from a tracepoint") || text.contains("not enforced") {
+        println!("skipped: the kernel ASR rules are not enforced here: {text}");
+        return None;
+    }
+    Some(agent)
+}
+
+/// Whether each way of running a downloaded script printed its marker, and whether the
+/// script the user wrote ran both ways.
+#[derive(Debug)]
+struct ScriptOutcome {
+    shebang_ran: bool,
+    shebang_killed: bool,
+    sh_ran: bool,
+    sh_killed: bool,
+    python_ran: bool,
+    own_ran: bool,
+}
+
+fn script_attacks(base: &Path, m: &str) -> ScriptOutcome {
+    let src = base.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(base.join("dl")).unwrap();
+    std::fs::write(src.join("get.sh"), format!("#!/bin/sh\necho {m}\n")).unwrap();
+    std::fs::write(src.join("get.py"), format!("print('{m}')\n")).unwrap();
+    for f in ["get.sh", "get.py"] {
+        let st = Command::new("/usr/bin/curl")
+            .args(["-sS", "-o"])
+            .arg(base.join("dl").join(f))
+            .arg(format!("file://{}", src.join(f).display()))
+            .status()
+            .unwrap();
+        assert!(st.success(), "curl downloads {f}");
+    }
+    let script = base.join("dl/get.sh");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ran = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).contains(m);
+    let o = Command::new(&script).output().unwrap();
+    let (shebang_ran, shebang_killed) = (ran(&o), killed(&o));
+    let o = Command::new("sh").arg(&script).output().unwrap();
+    let (sh_ran, sh_killed) = (ran(&o), killed(&o));
+    let o = Command::new("python3")
+        .arg(base.join("dl/get.py"))
+        .output()
+        .unwrap();
+    let python_ran = ran(&o);
+    // The same script written by the user with `cat >` runs both ways.
+    let own = base.join("own.sh");
+    let mut cat = Command::new("sh")
+        .args(["-c", &format!("cat > {}", own.display())])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut cat.stdin.take().unwrap(),
+        format!("#!/bin/sh\necho {m}\n").as_bytes(),
+    )
+    .unwrap();
+    assert!(cat.wait().unwrap().success());
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let direct = Command::new(&own).output().unwrap();
+    let through_sh = Command::new("sh").arg(&own).output().unwrap();
+    ScriptOutcome {
+        shebang_ran,
+        shebang_killed,
+        sh_ran,
+        sh_killed,
+        python_ran,
+        own_ran: ran(&direct) && ran(&through_sh),
+    }
+}
+
+#[test]
+fn asr_downloaded_scripts_are_killed_in_block_mode_and_reported_in_audit_mode() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    for mode in ["block", "audit"] {
+        let base = short_base(&format!("scripts-{mode}"));
+        let Some(agent) = start_rules(
+            &format!("scripts-{mode}"),
+            &format!("downloaded_exec = \"{mode}\"\n"),
+        ) else {
+            return;
+        };
+        let m = marker("downloaded-script");
+        let o = script_attacks(&base, &m);
+        println!("{mode}: {o:?}");
+        assert!(o.own_ran, "a script the user wrote runs ({mode}): {o:?}");
+        if mode == "block" {
+            assert!(!o.shebang_ran && o.shebang_killed, "{o:?}");
+            assert!(!o.sh_ran && o.sh_killed, "{o:?}");
+            assert!(!o.python_ran, "{o:?}");
+        } else {
+            assert!(o.shebang_ran && o.sh_ran && o.python_ran, "{o:?}");
+        }
+        let action = if mode == "block" {
+            "Blocked"
+        } else {
+            "Audited"
+        };
+        let rows = agent.wait_for(&format!("three script reads {action}"), |r| {
+            r["AdditionalFields"]["RuleId"] == "downloaded_exec"
+                && r["AdditionalFields"]["Action"] == action
+                && r["AdditionalFields"]["Operation"] == "InterpreterRead"
+        });
+        for name in ["get.sh", "get.py"] {
+            let row = agent.wait_for(&format!("{name} {action}"), |r| {
+                r["AdditionalFields"]["RuleId"] == "downloaded_exec"
+                    && r["AdditionalFields"]["Action"] == action
+                    && s(r, "FileName") == name
+            });
+            assert_eq!(row[0]["AdditionalFields"]["WriterProcessName"], "curl");
+        }
+        assert!(
+            !rows.iter().any(|r| s(r, "FileName") == "own.sh"),
+            "the user's script is never reported"
+        );
+        drop(agent);
+        let _ = std::fs::remove_dir_all(&base);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ransomware_entropy: rewriting 100 files with random bytes is killed; rewriting them with
+// text, in place or through `sed -i` (a new file renamed onto each), is not.
+
+fn write_docs(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let line = "The quick brown fox jumps over the lazy dog; plain text in a document.\n";
+    for i in 0..n {
+        std::fs::write(dir.join(format!("doc{i}.txt")), line.repeat(60)).unwrap();
+    }
+}
+
+#[test]
+fn asr_ransomware_entropy_kills_encryption_and_spares_text_rewrites() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let base = short_base("entropy");
+    let Some(agent) = start_rules(
+        "entropy",
+        "ransomware = \"block\"\nransomware_entropy = true\nransomware_threshold = 30\nransomware_window_secs = 10\n",
+    ) else {
+        return;
+    };
+    // Text rewritten in place, 4 KiB each (one write per file).
+    let text = base.join("text");
+    write_docs(&text, 100);
+    let o = python(&format!(
+        "d='{}'\nfor i in range(100):\n  f=open(f'{{d}}/doc{{i}}.txt','r+')\n  f.write('Edited by a build tool. '*170)\n  f.close()",
+        text.display()
+    ));
+    assert!(
+        o.status.success(),
+        "a text rewrite of 100 files is not ransomware: {o:?}"
+    );
+    // sed -i over 100 files: 100 new files renamed onto the old ones, by one process.
+    let sed = base.join("sed");
+    write_docs(&sed, 100);
+    let files: Vec<String> = (0..100)
+        .map(|i| sed.join(format!("doc{i}.txt")).display().to_string())
+        .collect();
+    let st = Command::new("sed")
+        .args(["-i", "s/fox/cat/"])
+        .args(&files)
+        .status()
+        .unwrap();
+    assert!(st.success(), "sed -i over 100 files is not ransomware");
+    assert!(std::fs::read_to_string(&files[99]).unwrap().contains("cat"));
+    // Random bytes over 100 existing files: killed after the threshold.
+    let enc = base.join("enc");
+    write_docs(&enc, 100);
+    let o = python(&format!(
+        "import os\nd='{}'\nfor i in range(100):\n  f=open(f'{{d}}/doc{{i}}.txt','r+b')\n  f.write(os.urandom(4096))\n  f.close()",
+        enc.display()
+    ));
+    let changed = (0..100)
+        .filter(|i| {
+            !std::fs::read(enc.join(format!("doc{i}.txt")))
+                .unwrap()
+                .starts_with(b"The quick")
+        })
+        .count();
+    println!(
+        "encryptor killed: {}, files changed: {changed} of 100",
+        killed(&o)
+    );
+    assert!(killed(&o), "the encryptor is killed: {o:?}");
+    assert!(
+        (30..=31).contains(&changed),
+        "{changed} files changed before the kill"
+    );
+    let rows = asr_rows(&agent, "ransomware", "Blocked");
+    assert!(rows[0]["AdditionalFields"]["FilesChanged"].as_i64() > Some(30));
+    assert_eq!(rows.len(), 1, "only the encryptor is reported: {rows:?}");
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -133,6 +133,62 @@ fn eicar_is_refused_on_open_and_exec_and_the_second_exec_is_served_from_the_cach
         assert!(Instant::now() < deadline, "counters: {c}");
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    // A clean program run a few times is then skipped by the kernel (an ignore mark) until
+    // it changes: overwritten in place with EICAR, by write(2) and then through a shared
+    // mapping, its next exec is refused.
+    // 100 bytes: room for the 69 of EICAR, and under the 128 its rule allows.
+    let clean = format!("#!/bin/sh\n# {}\nexit 0\n", "#".repeat(80));
+    assert_eq!(clean.len(), 100);
+    for how in ["write", "mmap"] {
+        let prog = elsewhere.join(format!("skipped-{how}.sh"));
+        write_exec(&prog, clean.as_bytes());
+        for _ in 0..3 {
+            let out = Command::new(&prog).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{how}: the clean program runs: {out:?}"
+            );
+        }
+        let skips = |agent: &Agent| {
+            agent.status()["antivirus"]["counters"]["kernel_skips"]
+                .as_u64()
+                .unwrap_or(0)
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while skips(&av.agent) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "no kernel skip after three clean execs"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut bad = eicar();
+        bad.push(b'\n');
+        if how == "write" {
+            std::fs::write(&prog, &bad).unwrap();
+        } else {
+            // The new content comes from a side file (the agent scans it too: not an exec).
+            let side = elsewhere.join("mmap-content");
+            std::fs::write(&side, &bad).unwrap();
+            let code = format!(
+                "import mmap\nd=open('{}','rb').read()\nf=open('{}','r+b')\nm=mmap.mmap(f.fileno(),0)\nm[0:len(d)]=d\nm.flush()\nm.close()\nf.close()",
+                side.display(),
+                prog.display()
+            );
+            let o = Command::new("python3")
+                .args(["-c", &code])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "mmap write: {o:?}");
+            // The close after writing is an event, not a wait: give the agent a moment.
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let err = Command::new(&prog)
+            .status()
+            .expect_err("the changed program must not run");
+        assert_eq!(err.raw_os_error(), Some(libc::EPERM), "{how}: {err}");
+    }
 }
 
 #[test]
