@@ -240,6 +240,7 @@ pub fn run(config: AgentConfig, state_dir: PathBuf, output: Output) -> Result<()
                 "DeviceId": identity.device_id,
                 "DeviceName": identity.device_name,
             }),
+            antivirus: config.antivirus.clone(),
         },
         Arc::clone(&protection),
     );

@@ -61,6 +61,8 @@
 //! quick_scan_every = "off"           # scheduled quick scan: "off" or a number and s/m/h/d/w ("12h");
 //! full_scan_every = "off"            # ... and full scan ("7d"); both run with or without on-access,
 //!                                    # last results kept in <state_dir>/antivirus/scans.json
+//! allow_sha256 = []                  # SHA-256s never scanned nor detected
+//! # [antivirus.block_sha256]         # "<sha256>" = "threat name": detected by hash alone
 //!
 //! [asr]                              # attack surface reduction (every rule and key: src/asr/mod.rs)
 //! credential_read = "off"            # each rule: off | audit | warn | block

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use vigil_scan::{Engine, Quarantine};
+use vigil_scan::{Engine, HashLists, Quarantine};
 
 pub use onaccess::{OnAccess, OnAccessCounters, OnAccessMarks, OnAccessOptions};
 pub use rows::RowQueue;
@@ -85,6 +85,11 @@ pub struct AntivirusConfig {
     pub exclude_extensions: Vec<String>,
     /// Operator YARA rule directories added to the team pack.
     pub rule_dirs: Vec<PathBuf>,
+    /// SHA-256s (64 hex digits) of files never scanned nor detected: the allow list wins over
+    /// the block list and every rule.
+    pub allow_sha256: Vec<String>,
+    /// SHA-256 → threat name: files detected by their hash alone (`[antivirus.block_sha256]`).
+    pub block_sha256: std::collections::BTreeMap<String, String>,
     /// Run a quick scan this often (`"off"`, or a number and a unit: `"12h"`, `"1d"`).
     pub quick_scan_every: String,
     /// Run a full scan this often (`"off"`, or `"7d"`, ...).
@@ -111,6 +116,8 @@ impl Default for AntivirusConfig {
             exclude_processes: Vec::new(),
             exclude_extensions: Vec::new(),
             rule_dirs: Vec::new(),
+            allow_sha256: Vec::new(),
+            block_sha256: Default::default(),
             quick_scan_every: "off".into(),
             full_scan_every: "off".into(),
         }
@@ -124,6 +131,27 @@ impl AntivirusConfig {
             quick: schedule::parse_every(&self.quick_scan_every).unwrap_or(None),
             full: schedule::parse_every(&self.full_scan_every).unwrap_or(None),
         }
+    }
+
+    /// The SHA-256 allow and block lists; an error names the key and the entry.
+    pub fn hash_lists(&self) -> Result<HashLists, String> {
+        let mut lists = HashLists::default();
+        for h in &self.allow_sha256 {
+            let sha = HashLists::parse_sha256(h)
+                .map_err(|e| format!("antivirus.allow_sha256 entry {h:?}: {e}"))?;
+            lists.allow(sha);
+        }
+        for (h, threat) in &self.block_sha256 {
+            let sha = HashLists::parse_sha256(h)
+                .map_err(|e| format!("antivirus.block_sha256 key {h:?}: {e}"))?;
+            if threat.trim().is_empty() || threat.len() > 200 {
+                return Err(format!(
+                    "antivirus.block_sha256 {h:?}: the threat name must be 1 to 200 bytes, not {threat:?}"
+                ));
+            }
+            lists.block(sha, threat.trim());
+        }
+        Ok(lists)
     }
 
     /// Check the values; the message names the key and the value.
@@ -144,6 +172,7 @@ impl AntivirusConfig {
                 return Err(format!("{key} entry {p:?} must be an absolute path"));
             }
         }
+        self.hash_lists()?;
         if !(10..=600_000).contains(&self.timeout_ms) {
             return Err(format!(
                 "antivirus.timeout_ms must be from 10 to 600000, not {}",
@@ -290,9 +319,14 @@ pub struct Antivirus {
     rows: Arc<RowQueue>,
 }
 
-/// Build the engine of `cfg`: the team pack plus the operator's rule directories.
+/// Build the engine of `cfg`: the team pack plus the operator's rule directories, and the
+/// SHA-256 lists (`validate` has checked them; a bad list here is an error of the status).
 pub fn build_engine(cfg: &AntivirusConfig) -> (Engine, Vec<String>) {
-    let mut b = Engine::builder().team_rules();
+    let (lists, list_error) = match cfg.hash_lists() {
+        Ok(l) => (l, None),
+        Err(e) => (HashLists::default(), Some(e)),
+    };
+    let mut b = Engine::builder().team_rules().hash_lists(lists);
     for (i, d) in cfg.rule_dirs.iter().enumerate() {
         b = b.rule_dir(d, &format!("ops{i}"));
     }
@@ -308,6 +342,7 @@ pub fn build_engine(cfg: &AntivirusConfig) -> (Engine, Vec<String>) {
                 f.errors.first().cloned().unwrap_or_default()
             )
         })
+        .chain(list_error)
         .collect();
     (engine, errors)
 }
@@ -524,6 +559,58 @@ mod tests {
         assert!(!x.path_excluded("/tmp/.log"), "a dot file has no extension");
         assert!(!x.path_excluded("/tmp/logs/z.sh"));
         assert!(!x.process_excluded(std::process::id()));
+    }
+
+    /// The lists of the configuration reach the engine: a block-listed hash is detected
+    /// under its threat name, an allow-listed one is never scanned; a bad entry is named.
+    #[test]
+    fn sha256_lists_of_the_configuration_reach_the_engine() {
+        use sha2::Digest;
+        let tool = b"an operator's own build of a tool".to_vec();
+        let bad = b"a payload known by its hash only".to_vec();
+        let hex = |d: &[u8]| hex::encode(sha2::Sha256::digest(d));
+        let cfg: AntivirusConfig = toml::from_str(&format!(
+            "allow_sha256 = [\"{}\"]\n[block_sha256]\n\"{}\" = \"Trojan:Linux/Known\"\n",
+            hex(&tool).to_uppercase(),
+            hex(&bad)
+        ))
+        .unwrap();
+        cfg.validate().unwrap();
+        let (engine, errors) = build_engine(&cfg);
+        assert!(errors.is_empty(), "{errors:?}");
+        let limits = vigil_scan::Limits::default();
+        let r = engine.scan_bytes("payload.bin", &bad, &limits);
+        match &r.verdict {
+            vigil_scan::Verdict::Malicious(d) => {
+                assert_eq!(d.threat, "Trojan:Linux/Known");
+                assert_eq!(d.source, vigil_scan::DetectionSource::BlockList);
+            }
+            v => panic!("not detected: {v:?}"),
+        }
+        let r = engine.scan_bytes("tool", &tool, &limits);
+        assert_eq!(r.verdict, vigil_scan::Verdict::Allowed);
+        assert_eq!(r.bytes_scanned, 0);
+
+        let short = AntivirusConfig {
+            allow_sha256: vec!["abc".into()],
+            ..Default::default()
+        };
+        let e = short.validate().unwrap_err();
+        assert!(
+            e.contains("antivirus.allow_sha256") && e.contains("abc"),
+            "{e}"
+        );
+        let unnamed = AntivirusConfig {
+            block_sha256: [(hex(&bad), " ".to_string())].into_iter().collect(),
+            ..Default::default()
+        };
+        let e = unnamed.validate().unwrap_err();
+        assert!(
+            e.contains("antivirus.block_sha256") && e.contains("threat name"),
+            "{e}"
+        );
+        // A list that fails here is an error of the status, never a silently empty engine.
+        assert_eq!(build_engine(&short).1.len(), 1);
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub struct RespondOptions {
     pub server: Option<String>,
     /// The device's identity, written into investigation packages.
     pub device: Value,
+    /// On-demand scans use the engine real-time protection uses: the team pack, the
+    /// operator's rule directories and the SHA-256 lists.
+    pub antivirus: crate::av::AntivirusConfig,
 }
 
 /// What `vigil-agent status` shows of response actions.
@@ -120,6 +123,7 @@ struct Inner {
     run_dir: PathBuf,
     server: Option<String>,
     device: Value,
+    antivirus: crate::av::AntivirusConfig,
     protection: Arc<Protection>,
     engine: OnceLock<std::result::Result<Arc<Engine>, String>>,
     lanes: Mutex<HashMap<&'static str, Sender<Job>>>,
@@ -150,6 +154,7 @@ impl Responder {
             state_dir: opts.state_dir,
             server: opts.server,
             device: opts.device,
+            antivirus: opts.antivirus,
             protection,
             engine: OnceLock::new(),
             lanes: Mutex::default(),
@@ -353,11 +358,11 @@ impl Inner {
     fn engine(&self) -> Result<Arc<Engine>> {
         self.engine
             .get_or_init(|| {
-                let (engine, report) = Engine::builder().team_rules().build();
-                for f in report.failed() {
-                    eprintln!("vigil-agent: respond: a scan rule file did not compile: {f:?}");
+                let (engine, errors) = crate::av::build_engine(&self.antivirus);
+                for e in errors {
+                    eprintln!("vigil-agent: respond: scanning engine: {e}");
                 }
-                if report.rules == 0 {
+                if engine.rule_count() == 0 {
                     return Err("the scanning engine has no rules".to_string());
                 }
                 Ok(Arc::new(engine))

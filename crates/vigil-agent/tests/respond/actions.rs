@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::harness::{alive, serial, stack, start_time_ns, wait_until};
+use crate::harness::{
+    alive, serial, stack, start_time_ns, wait_until, KNOWN_BAD, KNOWN_BAD_THREAT,
+};
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("vigil-respond-{}-{name}", std::process::id()));
@@ -339,6 +341,17 @@ fn scans_find_a_planted_file_and_bad_paths_are_named() {
     let r = st.ok("scan", json!({ "type": "custom", "path": dir }));
     assert_eq!(r["FilesScanned"], 1, "{r}");
     assert_eq!(r["Detections"].as_array().unwrap().len(), 0, "{r}");
+    // A file known by its hash in the agent's configuration: on-demand scans use the
+    // engine real-time protection uses, SHA-256 lists included.
+    std::fs::write(dir.join("payload.bin"), KNOWN_BAD).unwrap();
+    let r = st.ok("scan", json!({ "type": "custom", "path": dir }));
+    let found = r["Detections"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{r}");
+    assert_eq!(found[0]["Threat"], KNOWN_BAD_THREAT, "{r}");
+    assert!(
+        found[0]["Path"].as_str().unwrap().ends_with("payload.bin"),
+        "{r}"
+    );
     let e = st.fails(
         "scan",
         json!({ "type": "custom", "path": dir.join("missing") }),

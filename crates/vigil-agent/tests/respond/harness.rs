@@ -13,7 +13,13 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use sha2::Digest;
 use tied::spawn_tied;
+
+/// Content the agents of these tests know as bad by its SHA-256 alone (the configuration's
+/// `[antivirus.block_sha256]`), under this threat name.
+pub const KNOWN_BAD: &[u8] = b"vigil respond test: a payload known only by its hash\n";
+pub const KNOWN_BAD_THREAT: &str = "Trojan:Linux/RespondTestByHash";
 
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -102,7 +108,14 @@ impl Stack {
         let st = enroll.status().expect("run vigil-agent enroll");
         assert!(st.success(), "vigil-agent enroll failed: {st}");
         let cfg = dir.join("agent.toml");
-        std::fs::write(&cfg, "[uplink]\nheartbeat_secs = 2\n").expect("agent config");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[uplink]\nheartbeat_secs = 2\n\n[antivirus.block_sha256]\n\"{}\" = \"{KNOWN_BAD_THREAT}\"\n",
+                hex::encode(sha2::Sha256::digest(KNOWN_BAD))
+            ),
+        )
+        .expect("agent config");
         let mut stack = Stack {
             api: format!("http://{}", server.http_addr),
             token,
