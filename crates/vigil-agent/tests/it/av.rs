@@ -140,8 +140,39 @@ fn eicar_is_refused_on_open_and_exec_and_the_second_exec_is_served_from_the_cach
     // 100 bytes: room for the 69 of EICAR, and under the 128 its rule allows.
     let clean = format!("#!/bin/sh\n# {}\nexit 0\n", "#".repeat(80));
     assert_eq!(clean.len(), 100);
+    let counter = |agent: &Agent, name: &str| {
+        agent.status()["antivirus"]["counters"][name]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    // Until the agent's counter `name` reaches `at_least` (the status lags a little).
+    let wait_counter = |name: &str, at_least: u64, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while counter(&av.agent, name) < at_least {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // The counter `name` once it has stopped moving (the status is written every second, so
+    // a count of work done earlier may still show up late).
+    let settled = |name: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let (mut last, mut since) = (counter(&av.agent, name), Instant::now());
+        while since.elapsed() < Duration::from_millis(1500) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(250));
+            let now = counter(&av.agent, name);
+            if now != last {
+                (last, since) = (now, Instant::now());
+            }
+        }
+        last
+    };
     for how in ["write", "mmap"] {
         let prog = elsewhere.join(format!("skipped-{how}.sh"));
+        let skips = counter(&av.agent, "kernel_skips");
+        // Outside the protected path, only a file with the agent's mark (the program, once
+        // skipped) reports its close after writing: one background scan each time.
+        let rescans = settled("rescans");
         write_exec(&prog, clean.as_bytes());
         for _ in 0..3 {
             let out = Command::new(&prog).output().unwrap();
@@ -150,25 +181,22 @@ fn eicar_is_refused_on_open_and_exec_and_the_second_exec_is_served_from_the_cach
                 "{how}: the clean program runs: {out:?}"
             );
         }
-        let skips = |agent: &Agent| {
-            agent.status()["antivirus"]["counters"]["kernel_skips"]
-                .as_u64()
-                .unwrap_or(0)
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while skips(&av.agent) == 0 {
-            assert!(
-                Instant::now() < deadline,
-                "no kernel skip after three clean execs"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_counter(
+            "kernel_skips",
+            skips + 1,
+            &format!("{how}: no kernel skip after three clean execs"),
+        );
         let mut bad = eicar();
         bad.push(b'\n');
         if how == "write" {
             std::fs::write(&prog, &bad).unwrap();
+            wait_counter(
+                "rescans",
+                rescans + 1,
+                "the agent did not rescan the program",
+            );
         } else {
-            // The new content comes from a side file (the agent scans it too: not an exec).
+            // The new content comes from a side file (not marked: no event).
             let side = elsewhere.join("mmap-content");
             std::fs::write(&side, &bad).unwrap();
             let code = format!(
@@ -181,8 +209,13 @@ fn eicar_is_refused_on_open_and_exec_and_the_second_exec_is_served_from_the_cach
                 .output()
                 .unwrap();
             assert!(o.status.success(), "mmap write: {o:?}");
-            // The close after writing is an event, not a wait: give the agent a moment.
-            std::thread::sleep(Duration::from_millis(300));
+            // The close after writing is an event, not a wait: once the agent has handled
+            // it (the program's background scan), the mark is gone.
+            wait_counter(
+                "rescans",
+                rescans + 1,
+                "the agent did not handle the close after writing",
+            );
         }
         let err = Command::new(&prog)
             .status()
