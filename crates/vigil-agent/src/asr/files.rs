@@ -418,10 +418,7 @@ impl Shared {
             Timestamp::now(),
         );
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let proc = ProcSnapshot {
-            exe: program.path.clone(),
-            cmdline: ProcSnapshot::read(tgid).cmdline,
-        };
+        let proc = ProcSnapshot::with_exe(tgid, program.path.clone());
         put_file(&mut row, &path, size, Some(tgid), &proc);
         if proc.exe.is_empty() {
             row.put(Col::InitiatingProcessFileName, comm.as_str());

@@ -51,6 +51,11 @@ impl ProcSnapshot {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
+        ProcSnapshot::with_exe(pid, exe)
+    }
+
+    /// The snapshot of `pid` whose program path the caller has already read.
+    pub fn with_exe(pid: u32, exe: String) -> ProcSnapshot {
         let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let args: Vec<String> = raw
             .split(|&b| b == 0)
